@@ -1,0 +1,214 @@
+"""Boundary checks shared by every public function.
+
+Messages name the argument, show the offending value and say the fix. These helpers
+run once at the public boundary; kernels never re-check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from qresearch.exceptions import AlignmentError, PanelError, ParameterError
+
+INDEX_NAME = "timestamp"
+COLUMNS_NAME = "symbol"
+
+
+def _preview(items: Iterable[Any], limit: int = 5) -> str:
+    """Render at most ``limit`` items of a collection for an error message."""
+    items = list(items)
+    shown = ", ".join(repr(x) for x in items[:limit])
+    more = f", ... ({len(items) - limit} more)" if len(items) > limit else ""
+    return f"[{shown}{more}]"
+
+
+def check_choice(name: str, value: Any, choices: Sequence[Any], func: str = "") -> None:
+    """Raise :class:`ParameterError` when ``value`` is not one of ``choices``."""
+    if value not in choices:
+        where = f" of {func}" if func else ""
+        raise ParameterError(
+            f"The {name!r} parameter{where} must be one of {list(choices)}; got {value!r} instead."
+        )
+
+
+def check_datetime_index(index: pd.Index, name: str) -> pd.DatetimeIndex:
+    """Check that ``index`` is a sorted, unique DatetimeIndex and return it."""
+    if not isinstance(index, pd.DatetimeIndex):
+        raise PanelError(
+            f"{name} must have a DatetimeIndex; got {type(index).__name__} "
+            f"(first values {_preview(index[:3])}). "
+            f"Convert it with {name}.index = pd.to_datetime({name}.index)."
+        )
+    if index.hasnans:
+        raise PanelError(
+            f"{name} has NaT in its index. Drop those rows: {name} = {name}[{name}.index.notna()]."
+        )
+    if not index.is_unique:
+        dupes = index[index.duplicated()].unique()
+        raise PanelError(
+            f"{name} has {len(dupes)} duplicated timestamps, first {dupes[0]}. "
+            f"Remove duplicates, e.g. {name} = {name}[~{name}.index.duplicated(keep='last')]."
+        )
+    if not index.is_monotonic_increasing:
+        pos = int(np.flatnonzero(np.diff(index.asi8) < 0)[0]) + 1
+        raise PanelError(
+            f"{name} index is not sorted: {index[pos]} comes after {index[pos - 1]}. "
+            f"Sort it with {name} = {name}.sort_index()."
+        )
+    return index
+
+
+def check_panel(
+    obj: Any,
+    name: str,
+    *,
+    numeric: bool = True,
+    allow_empty: bool = False,
+) -> pd.DataFrame:
+    """Check that ``obj`` is a dates x symbols panel and return it unchanged.
+
+    Parameters
+    ----------
+    obj : Any
+        The candidate panel.
+    name : str
+        The argument name used in error messages.
+    numeric : bool, default True
+        Require every column to have a numeric (or boolean) dtype.
+    allow_empty : bool, default False
+        Accept a panel with no rows or no columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``obj`` itself (never a copy, never modified).
+
+    Raises
+    ------
+    PanelError
+        When ``obj`` is not a DataFrame, its index is not a sorted unique
+        DatetimeIndex, its columns repeat, or a column is not numeric.
+    """
+    if isinstance(obj, pd.Series):
+        raise PanelError(
+            f"{name} must be a DataFrame (dates x symbols); got a Series. "
+            f"Use {name}.to_frame() for a single symbol."
+        )
+    if not isinstance(obj, pd.DataFrame):
+        raise PanelError(
+            f"{name} must be a pandas DataFrame (dates x symbols); got {type(obj).__name__}."
+        )
+    if not allow_empty and (obj.shape[0] == 0 or obj.shape[1] == 0):
+        raise PanelError(f"{name} is empty (shape {obj.shape}); pass at least one row and column.")
+    check_datetime_index(obj.index, name)
+    if not obj.columns.is_unique:
+        dupes = obj.columns[obj.columns.duplicated()].unique()
+        raise PanelError(
+            f"{name} has duplicated columns {_preview(dupes)}; each symbol must appear once."
+        )
+    if numeric:
+        bad = [
+            c
+            for c, dt in obj.dtypes.items()
+            if not (pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt))
+        ]
+        if bad:
+            raise PanelError(
+                f"{name} has non-numeric columns {_preview(bad)} "
+                f"(dtype {obj.dtypes[bad[0]]}). Convert them with pd.to_numeric."
+            )
+    return obj
+
+
+def check_aligned(a: pd.DataFrame, b: pd.DataFrame, name_a: str, name_b: str) -> None:
+    """Raise :class:`AlignmentError` unless ``a`` and ``b`` share index and columns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> idx = pd.date_range("2020-01-01", periods=2, name="timestamp")
+    >>> a = pd.DataFrame({"A": [1.0, 2.0]}, index=idx)
+    >>> b = pd.DataFrame({"A": [1.0, 2.0], "XYZ": [0.0, 1.0]}, index=idx)
+    >>> check_aligned(a, b, "close", "weights")
+    Traceback (most recent call last):
+    ...
+    qresearch.exceptions.AlignmentError: close and weights are not aligned: 1 symbols only in weights (['XYZ']). Call qr.data.align(close, weights) first.
+    """
+    problems: list[str] = []
+    if not a.columns.equals(b.columns):
+        only_a = [c for c in a.columns if c not in set(b.columns)]
+        only_b = [c for c in b.columns if c not in set(a.columns)]
+        if only_a:
+            problems.append(f"{len(only_a)} symbols only in {name_a} ({_preview(only_a)})")
+        if only_b:
+            problems.append(f"{len(only_b)} symbols only in {name_b} ({_preview(only_b)})")
+        if not only_a and not only_b:
+            problems.append("the same symbols in a different order")
+    if not a.index.equals(b.index):
+        only_a_ts = a.index.difference(b.index)
+        only_b_ts = b.index.difference(a.index)
+        if len(only_a_ts):
+            problems.append(
+                f"{len(only_a_ts)} timestamps only in {name_a} (first {only_a_ts[0]})"
+            )
+        if len(only_b_ts):
+            problems.append(
+                f"{len(only_b_ts)} timestamps only in {name_b} (first {only_b_ts[0]})"
+            )
+        if not len(only_a_ts) and not len(only_b_ts):
+            problems.append("the same timestamps with a different order or time zone")
+    if problems:
+        raise AlignmentError(
+            f"{name_a} and {name_b} are not aligned: {'; '.join(problems)}. "
+            f"Call qr.data.align({name_a}, {name_b}) first."
+        )
+
+
+def check_same_tz(indexes: Sequence[pd.DatetimeIndex], names: Sequence[str]) -> None:
+    """Raise :class:`PanelError` when tz-naive and tz-aware indexes are mixed."""
+    kinds = {n: (idx.tz is not None) for idx, n in zip(indexes, names, strict=True)}
+    if len(set(kinds.values())) > 1:
+        aware = [n for n, k in kinds.items() if k]
+        naive = [n for n, k in kinds.items() if not k]
+        raise PanelError(
+            f"Cannot mix tz-aware ({aware}) and tz-naive ({naive}) timestamps. "
+            "Localize the naive ones, e.g. panel.tz_localize('UTC'), or drop the time zone "
+            "with panel.tz_convert(None)."
+        )
+
+
+def to_timestamp(value: Any, name: str, tz: Any = None) -> pd.Timestamp | None:
+    """Parse a date-like ``value`` into a Timestamp matching ``tz`` (None stays None)."""
+    if value is None:
+        return None
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(
+            f"The {name!r} argument must be a date like '2014-01-31'; got {value!r}."
+        ) from exc
+    if ts is pd.NaT:
+        raise ParameterError(f"The {name!r} argument must be a date; got NaT.")
+    if tz is not None and ts.tz is None:
+        ts = ts.tz_localize(tz)
+    elif tz is None and ts.tz is not None:
+        ts = ts.tz_convert("UTC").tz_localize(None)
+    return ts
+
+
+def check_symbols(requested: Iterable[Any], available: Sequence[Any], name: str) -> list[Any]:
+    """Return ``requested`` as a list, raising when any symbol is unknown."""
+    if isinstance(requested, str):
+        requested = [requested]
+    req = list(requested)
+    avail = set(available)
+    missing = [s for s in req if s not in avail]
+    if missing:
+        raise PanelError(
+            f"Unknown symbols in {name}: {_preview(missing)}. Available: {_preview(available, 25)}."
+        )
+    return req

@@ -1,0 +1,37 @@
+"""The notebook namespace: ``import qresearch.api as qr``.
+
+Stage packages are imported here (each is light at import; heavy libraries load
+inside the functions that need them), so ``qr.<TAB>`` shows the whole toolkit.
+
+Examples
+--------
+>>> import qresearch.api as qr
+>>> bars = qr.datasets.load_sample("ohlcv", symbols=["NVDA"])
+>>> qr.data.validate_bars(bars).empty
+True
+"""
+
+from __future__ import annotations
+
+from qresearch import config, data, datasets, exceptions
+from qresearch import __version__ as __version__
+from qresearch.config import Config, DemoConfig
+from qresearch.data import Bars, Lake, align, validate_bars
+from qresearch.datasets import load_sample
+from qresearch.exceptions import QResearchError
+
+__all__ = [
+    "Bars",
+    "Config",
+    "DemoConfig",
+    "Lake",
+    "QResearchError",
+    "__version__",
+    "align",
+    "config",
+    "data",
+    "datasets",
+    "exceptions",
+    "load_sample",
+    "validate_bars",
+]

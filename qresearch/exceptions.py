@@ -1,0 +1,94 @@
+"""Exceptions and warnings raised by qresearch.
+
+Every exception derives from :class:`QResearchError` and also from the builtin it
+refines, so ``except ValueError`` works as well as ``except QResearchError``.
+Messages name the argument, show the offending value (symbol, timestamp, column)
+and say how to fix it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AlignmentError",
+    "CalendarError",
+    "ConfigError",
+    "DataQualityWarning",
+    "DataValidationError",
+    "DatasetNotFoundError",
+    "IngestError",
+    "LakeError",
+    "OptimizationError",
+    "OptionalDependencyError",
+    "PanelError",
+    "ParameterError",
+    "QResearchError",
+    "QResearchWarning",
+]
+
+
+class QResearchError(Exception):
+    """Base class of every error raised on purpose by qresearch."""
+
+
+class ParameterError(QResearchError, ValueError):
+    """An argument has an invalid value (not one of the choices, out of range)."""
+
+
+class PanelError(QResearchError, ValueError):
+    """A panel (dates x symbols DataFrame) is malformed: index, columns or dtypes."""
+
+
+class AlignmentError(PanelError):
+    """Two panels that must share index and columns do not; call ``qr.data.align``."""
+
+
+class DataValidationError(QResearchError, ValueError):
+    """Bar data failed validation.
+
+    Attributes
+    ----------
+    report : pandas.DataFrame or None
+        One row per problem with columns ``check, symbol, timestamp, column, value``.
+    """
+
+    def __init__(self, message: str, report: Any = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class DatasetNotFoundError(QResearchError, ValueError):
+    """An unknown bundled sample dataset or symbol was requested."""
+
+
+class IngestError(QResearchError, ValueError):
+    """A file could not be ingested; the message names the file and the line."""
+
+
+class LakeError(QResearchError, RuntimeError):
+    """The Parquet lake could not be read or written."""
+
+
+class CalendarError(QResearchError, ValueError):
+    """An unknown exchange calendar or an invalid session range was requested."""
+
+
+class ConfigError(QResearchError, ValueError):
+    """A configuration object was given an invalid value."""
+
+
+class OptimizationError(QResearchError, RuntimeError):
+    """A portfolio optimization was infeasible or its solver failed."""
+
+
+class OptionalDependencyError(QResearchError, ImportError):
+    """An optional dependency is missing; the message names the pip extra to install."""
+
+
+class QResearchWarning(UserWarning):
+    """Base class of qresearch warnings."""
+
+
+class DataQualityWarning(QResearchWarning):
+    """Data was usable but suspicious (gaps, stale prices, flagged delistings)."""
