@@ -56,9 +56,7 @@ def import_optional(module: str, extra: str | None = None) -> ModuleType:
     except ImportError as exc:
         top = module.split(".")[0]
         extra = extra or EXTRAS.get(top)
-        hint = (
-            f'pip install "qresearch[{extra}]"' if extra else f"pip install {top}"
-        )
+        hint = f'pip install "qresearch[{extra}]"' if extra else f"pip install {top}"
         raise OptionalDependencyError(
             f"This feature needs the optional dependency {module!r}, which is not "
             f"installed ({exc}). Install it with: {hint}"

@@ -136,7 +136,7 @@ def check_aligned(a: pd.DataFrame, b: pd.DataFrame, name_a: str, name_b: str) ->
     >>> check_aligned(a, b, "close", "weights")
     Traceback (most recent call last):
     ...
-    qresearch.exceptions.AlignmentError: close and weights are not aligned: 1 symbols only in weights (['XYZ']). Call qr.data.align(close, weights) first.
+    qresearch.exceptions.AlignmentError: close and weights are not aligned: ... qr.data.align(...
     """
     problems: list[str] = []
     if not a.columns.equals(b.columns):
@@ -152,13 +152,9 @@ def check_aligned(a: pd.DataFrame, b: pd.DataFrame, name_a: str, name_b: str) ->
         only_a_ts = a.index.difference(b.index)
         only_b_ts = b.index.difference(a.index)
         if len(only_a_ts):
-            problems.append(
-                f"{len(only_a_ts)} timestamps only in {name_a} (first {only_a_ts[0]})"
-            )
+            problems.append(f"{len(only_a_ts)} timestamps only in {name_a} (first {only_a_ts[0]})")
         if len(only_b_ts):
-            problems.append(
-                f"{len(only_b_ts)} timestamps only in {name_b} (first {only_b_ts[0]})"
-            )
+            problems.append(f"{len(only_b_ts)} timestamps only in {name_b} (first {only_b_ts[0]})")
         if not len(only_a_ts) and not len(only_b_ts):
             problems.append("the same timestamps with a different order or time zone")
     if problems:

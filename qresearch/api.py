@@ -13,8 +13,8 @@ True
 
 from __future__ import annotations
 
-from qresearch import config, data, datasets, exceptions
 from qresearch import __version__ as __version__
+from qresearch import config, data, datasets, exceptions
 from qresearch.config import Config, DemoConfig
 from qresearch.data import Bars, Lake, align, validate_bars
 from qresearch.datasets import load_sample

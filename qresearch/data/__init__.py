@@ -1,5 +1,6 @@
-"""Data layer: the ``Bars`` container, the Parquet/DuckDB lake, ingest, validation,
-price adjustment, trading calendars and panel alignment.
+"""Data layer: Bars, the Parquet/DuckDB lake, ingest, validation, adjustment, calendars.
+
+Also panel alignment (``align``) and content fingerprints (``fingerprint``).
 
 Names are imported lazily so that ``import qresearch.data`` stays light; DuckDB,
 pyarrow and exchange_calendars load when a function that needs them runs.
@@ -15,6 +16,7 @@ _EXPORTS: dict[str, str] = {
     "Bars": "bars",
     "FIELDS": "bars",
     "align": "panel",
+    "fingerprint": "panel",
     "validate_bars": "validate",
     "Lake": "lake",
     "read_yahoo_csv": "ingest",

@@ -88,7 +88,7 @@ class Bars:
     @property
     def index(self) -> pd.DatetimeIndex:
         """The shared timestamp index."""
-        return self.close.index  # type: ignore[return-value]
+        return self.close.index
 
     @property
     def symbols(self) -> list[Any]:
@@ -103,7 +103,7 @@ class Bars:
     @property
     def shape(self) -> tuple[int, int]:
         """``(n_timestamps, n_symbols)``."""
-        return self.close.shape  # type: ignore[return-value]
+        return self.close.shape
 
     @property
     def adjustment_factor(self) -> pd.DataFrame:
@@ -134,10 +134,7 @@ class Bars:
         return iter(self.fields)
 
     def __repr__(self) -> str:
-        if len(self.index):
-            span = f"{self.index[0]} .. {self.index[-1]}"
-        else:
-            span = "empty"
+        span = f"{self.index[0]} .. {self.index[-1]}" if len(self.index) else "empty"
         return (
             f"Bars({self.shape[0]} timestamps x {self.shape[1]} symbols "
             f"{_preview(self.symbols, 6)}, {span}, fields={self.fields})"
@@ -359,4 +356,3 @@ class Bars:
             agg.columns.name = self.close.columns.name
             out[f] = agg
         return Bars(**out)
-

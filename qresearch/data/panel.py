@@ -8,7 +8,7 @@ import pandas as pd
 
 from qresearch._validation import check_choice, check_panel, check_same_tz
 
-__all__ = ["align"]
+__all__ = ["align", "fingerprint"]
 
 
 def align(
@@ -60,7 +60,7 @@ def align(
     names = [f"panels[{i}]" for i in range(len(panels))]
     for p, n in zip(panels, names, strict=True):
         check_panel(p, n, numeric=False, allow_empty=True)
-    check_same_tz([p.index for p in panels], names)  # type: ignore[misc]
+    check_same_tz([p.index for p in panels], names)
 
     index = panels[0].index
     columns = list(panels[0].columns)
@@ -81,3 +81,25 @@ def align(
         q.columns.name = p.columns.name
         out.append(q)
     return tuple(out)
+
+
+def fingerprint(obj: pd.DataFrame | pd.Series) -> str:
+    """Return a 16-hex-digit content hash of a panel (values, index and columns).
+
+    Equal data give equal fingerprints across runs and machines; run manifests
+    record it so a result can be traced to the exact data it used.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> a = pd.DataFrame({"A": [1.0, 2.0]}, index=pd.date_range("2020-01-01", periods=2))
+    >>> fingerprint(a) == fingerprint(a.copy()), fingerprint(a) == fingerprint(a * 2)
+    (True, False)
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update(pd.util.hash_pandas_object(obj, index=True).to_numpy().tobytes())
+    cols = obj.columns if isinstance(obj, pd.DataFrame) else [obj.name]
+    h.update(repr(list(cols)).encode())
+    return h.hexdigest()[:16]

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from qresearch.data.bars import Bars
 
-__all__ = ["SAMPLES", "OHLCV_FILES", "describe_samples", "load_sample"]
+__all__ = ["OHLCV_FILES", "SAMPLES", "describe_samples", "load_sample"]
 
 OHLCV_FILES: dict[str, str] = {
     "ORCL": "orcl-1995-2014.csv.gz",

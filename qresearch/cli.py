@@ -1,0 +1,195 @@
+"""The ``qresearch`` command: ``demo``, ``ingest``, ``coverage``, ``samples``.
+
+Run ``qresearch --help`` for the commands and ``qresearch CMD --help`` for options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from qresearch.exceptions import QResearchError
+
+__all__ = ["main", "run_demo"]
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for dist in ("qresearch", "numpy", "pandas", "pyarrow", "duckdb", "exchange-calendars"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def run_demo(out_dir: str | Path = "reports/demo", lake_root: str | Path = "data/lake") -> Path:
+    """Run the reference research pipeline on the bundled data and write ``out_dir``.
+
+    Steps: load the bundled OHLCV sample, validate it, ingest it into the Parquet lake
+    at ``lake_root``, read it back through DuckDB, check the round trip, and write
+    ``coverage.csv``, ``validation.csv`` and ``manifest.json`` into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Folder for the outputs (created).
+    lake_root : str or Path
+        The lake folder (created; existing data for the sample symbols is upserted).
+
+    Returns
+    -------
+    Path
+        ``out_dir/manifest.json``.
+
+    Raises
+    ------
+    QResearchError
+        When a step fails; the manifest is then written with ``status: "failed"``.
+    """
+    import pandas as pd
+
+    from qresearch.config import DemoConfig
+    from qresearch.data import Lake, fingerprint, validate_bars
+    from qresearch.datasets import load_sample
+
+    config = DemoConfig(out_dir=str(out_dir), lake_root=str(lake_root))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    manifest: dict[str, Any] = {
+        "kind": "demo",
+        "config": config.to_dict(),
+        "config_id": config.config_id,
+        "versions": _versions(),
+        "started": pd.Timestamp.now(tz="UTC").isoformat(),
+        "status": "running",
+    }
+    manifest_path = out / "manifest.json"
+
+    def step(name: str) -> Any:
+        # Print and time one pipeline step.
+        print(f"[demo] {name} ...", flush=True)
+        return time.perf_counter()
+
+    try:
+        t = step("load bundled sample (ORCL, NVDA, YHOO daily OHLCV)")
+        bars = load_sample("ohlcv", symbols=list(config.symbols))
+        timings["load_sample"] = time.perf_counter() - t
+        print(f"       {bars}")
+
+        t = step("validate bars")
+        report = validate_bars(bars, raise_on_error=False)
+        report.to_csv(out / "validation.csv", index=False)
+        timings["validate"] = time.perf_counter() - t
+        print(f"       {len(report)} problems found")
+
+        t = step(f"ingest into the Parquet lake at {config.lake_root}")
+        lake = Lake(config.lake_root)
+        lake.write(bars)
+        timings["lake_write"] = time.perf_counter() - t
+
+        t = step("read back through DuckDB and compare")
+        back = lake.read(symbols=list(config.symbols)).select(symbols=list(config.symbols))
+        same = back.select(start=bars.index[0], end=bars.index[-1]).close.equals(bars.close)
+        timings["lake_read"] = time.perf_counter() - t
+        if not same:
+            raise QResearchError(
+                "The lake round trip changed the data: the close read back from "
+                f"{config.lake_root} differs from the bundled sample. Delete the folder "
+                "and run the demo again."
+            )
+        print("       round trip OK: lake.read() == bundled sample")
+
+        coverage = lake.coverage()
+        coverage.to_csv(out / "coverage.csv")
+        print("\nLake coverage:")
+        print(coverage.to_string())
+        manifest.update(
+            status="ok",
+            data_fingerprint=fingerprint(bars.close),
+            rows=int(bars.close.notna().sum().sum()),
+            validation_problems=len(report),
+        )
+        return manifest_path
+    except Exception as exc:
+        manifest.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        manifest["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
+        manifest["finished"] = pd.Timestamp.now(tz="UTC").isoformat()
+        manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        print(f"\n[demo] wrote {out}/ (manifest.json status={manifest['status']})")
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    run_demo(args.out, args.lake)
+    return 0
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from qresearch.data import Lake, ingest
+
+    summary = ingest(args.paths, Lake(args.lake), format=args.format, mode=args.mode)
+    print(summary.to_string())
+    return 0
+
+
+def _cmd_coverage(args: argparse.Namespace) -> int:
+    from qresearch.data import Lake
+
+    print(Lake(args.lake).coverage().to_string())
+    return 0
+
+
+def _cmd_samples(args: argparse.Namespace) -> int:
+    from qresearch.datasets import describe_samples
+
+    for name, text in describe_samples().items():
+        print(f"{name:8s} {text}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``qresearch`` command."""
+    parser = argparse.ArgumentParser(prog="qresearch", description=__doc__)
+    parser.add_argument("--version", action="version", version=_versions()["qresearch"])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="run the reference pipeline on the bundled data")
+    p.add_argument("--out", default="reports/demo", help="output folder (reports/demo)")
+    p.add_argument("--lake", default="data/lake", help="lake folder (data/lake)")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("ingest", help="ingest Yahoo-style or long CSV/Parquet files")
+    p.add_argument("paths", nargs="+", help="files to ingest")
+    p.add_argument("--lake", default="data/lake", help="lake folder (data/lake)")
+    p.add_argument("--format", default="auto", choices=["auto", "yahoo", "long"])
+    p.add_argument("--mode", default="upsert", choices=["upsert", "replace"])
+    p.set_defaults(func=_cmd_ingest)
+
+    p = sub.add_parser("coverage", help="print first/last timestamp and rows per symbol")
+    p.add_argument("--lake", default="data/lake", help="lake folder (data/lake)")
+    p.set_defaults(func=_cmd_coverage)
+
+    p = sub.add_parser("samples", help="list the bundled sample datasets")
+    p.set_defaults(func=_cmd_samples)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except QResearchError as exc:
+        print(f"qresearch {args.command}: error: {exc}", file=sys.stderr)
+        return 2
