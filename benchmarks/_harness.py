@@ -1,0 +1,46 @@
+"""Tiny harness: time a case in a fresh subprocess and report its peak RSS.
+
+Each case runs in its own interpreter so that peak memory (``ru_maxrss``) belongs to
+that case alone; the timing is the median of ``repeat`` runs after one warm-up call.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def time_case(fn: Callable[[], Any], repeat: int = 5) -> dict[str, float]:
+    """Call ``fn`` once to warm up, then ``repeat`` times; return first/median seconds."""
+    t0 = time.perf_counter()
+    fn()
+    first = time.perf_counter() - t0
+    runs = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t0)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"first_s": first, "median_s": statistics.median(runs), "peak_rss_mb": peak_mb}
+
+
+def run_in_subprocess(script: str, case: str, *args: str) -> dict[str, float]:
+    """Run ``script --case CASE`` in a fresh interpreter and parse its JSON line."""
+    done = subprocess.run(
+        [sys.executable, script, "--case", case, *args], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"case {case} failed:\n{done.stderr}")
+    out: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
+
+
+def emit(result: dict[str, float]) -> None:
+    """Print a case result as the JSON line ``run_in_subprocess`` reads."""
+    print(json.dumps(result))
