@@ -64,7 +64,7 @@ def prepare() -> None:
 
     Lake(lake_root()).write(long)
     long.assign(year=long["timestamp"].dt.year).to_parquet(
-        pandas_root(), partition_cols=["symbol", "year"]
+        pandas_root(), partition_cols=["symbol", "year"], max_partitions=20_000
     )
 
 
@@ -84,7 +84,7 @@ def case(name: str) -> None:
         def write_pandas() -> None:
             shutil.rmtree(target, ignore_errors=True)
             long.assign(year=long["timestamp"].dt.year).to_parquet(
-                target, partition_cols=["symbol", "year"]
+                target, partition_cols=["symbol", "year"], max_partitions=20_000
             )
 
         emit(time_case(write_pandas, repeat=3))

@@ -208,3 +208,13 @@ def check_symbols(requested: Iterable[Any], available: Sequence[Any], name: str)
             f"Unknown symbols in {name}: {_preview(missing)}. Available: {_preview(available, 25)}."
         )
     return req
+
+
+def check_columns(df: pd.DataFrame, required: Sequence[str], name: str) -> None:
+    """Raise :class:`PanelError` naming the columns of ``required`` missing from ``df``."""
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise PanelError(
+            f"{name} is missing columns {missing}; a long bars frame needs {list(required)} "
+            f"(got {list(df.columns)}). Rename them, e.g. df.rename(columns=str.lower)."
+        )

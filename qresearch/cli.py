@@ -35,8 +35,10 @@ def run_demo(out_dir: str | Path = "reports/demo", lake_root: str | Path = "data
     """Run the reference research pipeline on the bundled data and write ``out_dir``.
 
     Steps: load the bundled OHLCV sample, validate it, ingest it into the Parquet lake
-    at ``lake_root``, read it back through DuckDB, check the round trip, and write
-    ``coverage.csv``, ``validation.csv`` and ``manifest.json`` into ``out_dir``.
+    at ``lake_root``, read it back through DuckDB, check the round trip and validate
+    the read-back bars, back-adjust and resample them to months, check them against
+    the XNYS calendar, and write ``coverage.csv``, ``validation.csv`` and
+    ``manifest.json`` into ``out_dir``.
 
     Parameters
     ----------
@@ -58,7 +60,14 @@ def run_demo(out_dir: str | Path = "reports/demo", lake_root: str | Path = "data
     import pandas as pd
 
     from qresearch.config import DemoConfig
-    from qresearch.data import Lake, fingerprint, validate_bars
+    from qresearch.data import (
+        Lake,
+        back_adjust,
+        fingerprint,
+        missing_sessions,
+        rebalance_dates,
+        validate_bars,
+    )
     from qresearch.datasets import load_sample
 
     config = DemoConfig(out_dir=str(out_dir), lake_root=str(lake_root))
@@ -108,6 +117,18 @@ def run_demo(out_dir: str | Path = "reports/demo", lake_root: str | Path = "data
                 "and run the demo again."
             )
         print("       round trip OK: lake.read() == bundled sample")
+        problems = len(validate_bars(back, raise_on_error=False))
+        print(f"       read-back bars validated: {problems} problems")
+
+        t = step("back-adjust for dividends, resample to months, check the calendar")
+        monthly = back_adjust(back).resample("ME")
+        month_ends = rebalance_dates(back.index, every="month_end")
+        gaps = missing_sessions(back.close)
+        timings["adjust_resample_calendar"] = time.perf_counter() - t
+        print(
+            f"       {len(monthly)} monthly bars, {len(month_ends)} complete month ends, "
+            f"{len(gaps)} missing/extra XNYS sessions"
+        )
 
         coverage = lake.coverage()
         coverage.to_csv(out / "coverage.csv")
@@ -118,6 +139,8 @@ def run_demo(out_dir: str | Path = "reports/demo", lake_root: str | Path = "data
             data_fingerprint=fingerprint(bars.close),
             rows=int(bars.close.notna().sum().sum()),
             validation_problems=len(report),
+            monthly_bars=len(monthly),
+            missing_sessions=len(gaps),
         )
         return manifest_path
     except Exception as exc:

@@ -18,6 +18,8 @@ def test_demo_writes_reports_and_lake(tmp_path: Path, capsys: pytest.CaptureFixt
     assert manifest["status"] == "ok"
     assert manifest["validation_problems"] == 0
     assert manifest["rows"] == 5036 + 4012 + 4713
+    assert manifest["monthly_bars"] == 240  # Jan 1995 .. Dec 2014
+    assert manifest["missing_sessions"] == 0
     assert len(manifest["config_id"]) == 12 and len(manifest["data_fingerprint"]) == 16
     coverage = pd.read_csv(out / "coverage.csv", index_col=0)
     assert coverage.loc["ORCL", "rows"] == 5036 and coverage.loc["NVDA", "rows"] == 4012

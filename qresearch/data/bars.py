@@ -15,6 +15,7 @@ from qresearch._validation import (
     _preview,
     check_aligned,
     check_choice,
+    check_columns,
     check_panel,
     check_symbols,
     to_timestamp,
@@ -188,13 +189,7 @@ class Bars:
         """
         if not isinstance(df, pd.DataFrame):
             raise PanelError(f"df must be a long pandas DataFrame; got {type(df).__name__}.")
-        required = [timestamp, symbol, *FIELDS]
-        missing = [c for c in required if c not in df.columns]
-        if missing:
-            raise PanelError(
-                f"df is missing columns {missing}; a long bars frame needs {required} "
-                f"(got {list(df.columns)}). Rename them, e.g. df.rename(columns=str.lower)."
-            )
+        check_columns(df, [timestamp, symbol, *FIELDS], "df")
         try:
             ts = pd.to_datetime(df[timestamp])
         except (TypeError, ValueError) as exc:
@@ -202,7 +197,15 @@ class Bars:
         if ts.isna().any():
             row = int(np.flatnonzero(ts.isna().to_numpy())[0])
             raise PanelError(f"df[{timestamp!r}] has a missing timestamp at row {row}.")
-        keys = pd.DataFrame({timestamp: ts, symbol: df[symbol]})
+        sym = df[symbol]
+        blank = sym.isna() | (sym.astype(str).str.strip() == "")
+        if blank.any():
+            row = int(np.flatnonzero(blank.to_numpy())[0])
+            raise PanelError(
+                f"df[{symbol!r}] has {int(blank.sum())} missing or empty symbols, first at "
+                f"row {row}. Every row needs a symbol; drop or fill those rows first."
+            )
+        keys = pd.DataFrame({timestamp: ts, symbol: sym})
         dup = keys.duplicated()
         if dup.any():
             first = keys[dup].iloc[0]

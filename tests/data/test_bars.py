@@ -74,6 +74,9 @@ def test_from_long_errors() -> None:
     nat = long.assign(timestamp=[pd.Timestamp("2020-01-02"), pd.NaT, pd.Timestamp("2020-01-03")])
     with pytest.raises(PanelError, match="missing timestamp at row 1"):
         Bars.from_long(nat)
+    for blank in ("", None, "  "):
+        with pytest.raises(PanelError, match="1 missing or empty symbols, first at row 2"):
+            Bars.from_long(long.assign(symbol=["A", "A", blank]))
     with pytest.raises(PanelError, match="must be a long pandas DataFrame; got list"):
         Bars.from_long([1, 2])  # type: ignore[arg-type]
 

@@ -1,0 +1,288 @@
+"""Private I/O helpers of :mod:`qresearch.data.lake`: flattening, staging, merging, rollback."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
+
+import numpy as np
+import pandas as pd
+
+from qresearch._validation import INDEX_NAME, to_timestamp
+from qresearch.data.bars import FIELDS, OPTIONAL_FIELDS, Bars
+from qresearch.exceptions import LakeError, PanelError, ParameterError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+DATA_FILE = "data.parquet"
+COLUMNS: tuple[str, ...] = ("timestamp", *FIELDS, *OPTIONAL_FIELDS)
+"""The columns of every partition file, in order."""
+SUMMARY_COLUMNS: tuple[str, ...] = ("symbol", "year", "rows_written", "rows_before", "rows_after")
+"""The columns of the summary returned by :meth:`Lake.write`."""
+
+_VALUE_FIELDS: tuple[str, ...] = COLUMNS[1:]
+_TMP_PREFIX = ".data.parquet.tmp-"
+_MAX_NAME_BYTES = 255
+
+
+def encode_symbol(symbol: str) -> str:
+    """Return the folder-safe form of ``symbol`` (percent-encoding of unsafe bytes).
+
+    Examples
+    --------
+    >>> encode_symbol("BTC/USDT"), encode_symbol("BRK.B"), encode_symbol("ES=F")
+    ('BTC%2FUSDT', 'BRK.B', 'ES%3DF')
+    >>> decode_symbol(encode_symbol("日本 %"))
+    '日本 %'
+    """
+    return quote(symbol, safe="")
+
+
+def decode_symbol(name: str) -> str:
+    """Invert :func:`encode_symbol`."""
+    return unquote(name)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    # The rows to write, sorted by symbol then timestamp, all-NaN rows dropped.
+    symbols: list[str]  # symbol of each code
+    codes: np.ndarray  # symbol code of each row
+    stamps: pd.DatetimeIndex  # timestamp of each row
+    values: dict[str, np.ndarray]  # float64 values of each field present
+
+
+@dataclass(frozen=True)
+class _Job:
+    # One partition to stage: rows lo:hi of `table` go to `final` via `tmp`.
+    symbol: str
+    year: int
+    lo: int
+    hi: int
+    final: Path
+    tmp: Path
+    table: pa.Table
+    ts_us: np.ndarray
+
+
+def _rows_to_write(data: Bars | pd.DataFrame) -> _Rows:
+    # Validate the input (long frames through Bars.from_long) and flatten it to rows.
+    if isinstance(data, pd.DataFrame):
+        if "symbol" in data.columns:
+            # Check the distinct symbols before pivoting, to name the first bad row.
+            for symbol in pd.unique(data["symbol"]).tolist():
+                if not isinstance(symbol, str) or not symbol:
+                    row = int(np.flatnonzero(data["symbol"].isin([symbol]).to_numpy())[0])
+                    raise PanelError(
+                        f"data has the symbol {symbol!r} ({type(symbol).__name__}) at row {row}; "
+                        "lake symbols must be non-empty strings. Fix or drop those rows."
+                    )
+        bars = Bars.from_long(data)
+    elif isinstance(data, Bars):
+        bars = data
+    else:
+        raise ParameterError(
+            "The 'data' parameter of Lake.write must be Bars or a long DataFrame "
+            f"(columns timestamp, symbol, open, high, low, close, volume); got "
+            f"{type(data).__name__}."
+        )
+    for symbol in bars.symbols:
+        if not isinstance(symbol, str) or not symbol:
+            raise PanelError(
+                f"data has the symbol {symbol!r} ({type(symbol).__name__}); lake symbols must "
+                "be non-empty strings. Rename it, e.g. with str(symbol)."
+            )
+        name = f"symbol={encode_symbol(symbol)}"
+        if len(name.encode()) > _MAX_NAME_BYTES:
+            raise PanelError(
+                f"data has the symbol {symbol[:40]!r}... whose encoded folder name is "
+                f"{len(name.encode())} bytes, over the file-system limit of {_MAX_NAME_BYTES}. "
+                "Use a shorter symbol."
+            )
+    # Symbol-major flattening of the panels (same rows as bars.to_long(), much faster).
+    n_rows = len(bars.index)
+    flat = {f: getattr(bars, f).to_numpy(np.float64).T.ravel() for f in bars.fields}
+    present = np.zeros(n_rows * len(bars.symbols), dtype=bool)
+    for values in flat.values():
+        present |= ~np.isnan(values)
+    keep = np.flatnonzero(present)
+    return _Rows(
+        symbols=list(bars.symbols),
+        codes=keep // max(n_rows, 1),
+        stamps=bars.index[keep % max(n_rows, 1)],
+        values={f: v[keep] for f, v in flat.items()},
+    )
+
+
+def _tmp_name() -> str:
+    return f"{_TMP_PREFIX}{uuid.uuid4().hex}"
+
+
+def _stage(job: _Job, mode: str) -> tuple[tuple[str, int, int, int, int], bool]:
+    # Write the new content of one partition to its temp file; return its summary row
+    # and whether anything was staged (an upsert that changes nothing stages nothing).
+    new = job.table.slice(job.lo, job.hi - job.lo)
+    before = 0
+    if job.final.exists():
+        old = _read_partition(job.final, job.table.schema)
+        before = old.num_rows
+        if mode == "upsert":
+            new = _merge(old, new, job.ts_us[job.lo : job.hi])
+        if new.equals(old):
+            return (job.symbol, job.year, job.hi - job.lo, before, before), False
+    _write_parquet(new, job.tmp)
+    return (job.symbol, job.year, job.hi - job.lo, before, new.num_rows), True
+
+
+def _check_fields(fields: Iterable[str] | None) -> tuple[str, ...] | None:
+    # Validate Lake.read(fields=...); None means "OHLCV + adj_close when stored".
+    if fields is None:
+        return None
+    if isinstance(fields, str):
+        raise ParameterError(
+            f"The 'fields' parameter of Lake.read must be a list of fields; got the str "
+            f"{fields!r}. For one field use lake.read_panel({fields!r}, ...)."
+        )
+    wanted = list(fields)
+    unknown = [f for f in wanted if f not in _VALUE_FIELDS]
+    if unknown:
+        raise ParameterError(
+            f"The 'fields' parameter of Lake.read has unknown fields {unknown}; "
+            f"valid fields are {list(_VALUE_FIELDS)}."
+        )
+    if len(set(wanted)) != len(wanted):
+        raise ParameterError(f"The 'fields' parameter of Lake.read repeats a field: {wanted}.")
+    lacking = [f for f in FIELDS if f not in wanted]
+    if lacking:
+        raise ParameterError(
+            f"Lake.read returns Bars, which need all of {list(FIELDS)}; fields={wanted} lacks "
+            f"{lacking}. For a single field use lake.read_panel('close', ...)."
+        )
+    return tuple(f for f in _VALUE_FIELDS if f in wanted)
+
+
+def _bounds(
+    start: Any, end: Any, tz: str | None, func: str
+) -> tuple[tuple[int, Any] | None, tuple[int, Any] | None]:
+    # (year, datetime) query parameters for the inclusive start and end bounds.
+    out: list[tuple[int, Any] | None] = []
+    for name, value, rounding in (("start", start, "ceil"), ("end", end, "floor")):
+        ts = to_timestamp(value, name, tz)
+        if ts is None:
+            out.append(None)
+            continue
+        if tz is None:
+            ts = getattr(ts, rounding)("us")
+            out.append((ts.year, ts.to_pydatetime()))
+        else:
+            utc = getattr(ts.tz_convert("UTC"), rounding)("us")
+            out.append((utc.tz_convert(tz).year, utc.to_pydatetime()))
+    lo, hi = out
+    if lo is not None and hi is not None and lo[1] > hi[1]:
+        raise ParameterError(
+            f"The 'start' parameter of {func} ({start}) is after 'end' ({end}); swap them."
+        )
+    return lo, hi
+
+
+def _timestamp_type(path: Path) -> pa.DataType:
+    # The lake's timestamp type, from one file's Arrow schema (all files share it).
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+        return schema.field("timestamp").type
+    except (pa.ArrowException, OSError, KeyError) as exc:
+        raise LakeError(
+            f"Cannot read the schema of {str(path)!r} ({exc}). Delete that partition "
+            "folder and write its data again."
+        ) from exc
+
+
+def _describe(ts_type: pa.DataType) -> str:
+    tz = getattr(ts_type, "tz", None)
+    return "tz-naive (UTC by convention)" if tz is None else f"tz-aware ({tz})"
+
+
+def _to_index(epoch_us: np.ndarray, ts_type: pa.DataType) -> pd.DatetimeIndex:
+    # int64 microseconds (UTC for tz-aware lakes) -> DatetimeIndex named timestamp.
+    import pyarrow as pa
+
+    arr = pa.array(np.asarray(epoch_us, dtype=np.int64), pa.int64()).cast(ts_type)
+    return pd.DatetimeIndex(arr.to_pandas(), name=INDEX_NAME)
+
+
+def _read_partition(path: Path, schema: pa.Schema) -> pa.Table:
+    # Read a stored partition and check it has the lake schema.
+    import pyarrow.parquet as pq
+
+    old = pq.ParquetFile(path).read()
+    if not old.schema.equals(schema, check_metadata=False):
+        raise LakeError(
+            f"The partition {str(path)!r} has the schema {old.schema.types} for columns "
+            f"{old.schema.names}; expected {schema.names} with types {schema.types}. "
+            "It was not written by Lake.write: delete that folder and write it again."
+        )
+    return old
+
+
+def _merge(old: pa.Table, new: pa.Table, new_us: np.ndarray) -> pa.Table:
+    # Upsert: stored rows at timestamps absent from `new`, plus `new`, sorted.
+    import pyarrow as pa
+
+    old_us = old["timestamp"].cast(pa.int64()).to_numpy()
+    kept = old.filter(pa.array(~np.isin(old_us, new_us)))
+    merged = pa.concat_tables([kept, new])
+    order = np.argsort(merged["timestamp"].cast(pa.int64()).to_numpy(), kind="stable")
+    return merged.take(pa.array(order))
+
+
+def _write_parquet(table: pa.Table, path: Path) -> None:
+    # Write one partition file and flush it to disk before it can be renamed.
+    import pyarrow.parquet as pq
+
+    with open(path, "wb") as fh:
+        pq.write_table(table, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _makedirs(folder: Path) -> list[Path]:
+    # Create `folder` and its missing parents; return the ones created, top-down.
+    missing: list[Path] = []
+    current = folder
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    created: list[Path] = []
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        created.append(path)
+    return created
+
+
+def _rollback(tmp_files: list[Path], created: list[Path]) -> None:
+    # Remove staged files, then the folders this write created (deepest first, if empty).
+    for tmp in tmp_files:
+        tmp.unlink(missing_ok=True)
+    for folder in reversed(created):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def _summary(rows: list[tuple[str, int, int, int, int]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    frame = frame.astype({c: np.int64 for c in SUMMARY_COLUMNS[1:]})
+    return frame.sort_values(["symbol", "year"], kind="stable").reset_index(drop=True)

@@ -1,0 +1,35 @@
+"""Every notebook runs end to end under papermill with small parameters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [("01_data_lake.ipynb", {"start": "2013-01-01", "end": "2014-06-30", "symbols": ["ORCL"]})],
+)
+def test_notebook_runs_under_papermill(name: str, params: dict, tmp_path: Path) -> None:
+    import papermill as pm
+
+    params = {**params, "lake_root": str(tmp_path / "lake")}
+    out = tmp_path / name
+    pm.execute_notebook(
+        str(NOTEBOOKS / name), str(out), parameters=params, kernel_name="python3", cwd=str(tmp_path)
+    )
+    import nbformat
+
+    executed = nbformat.read(out, as_version=4)
+    errors = [
+        o
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
+    assert not errors
+    assert (tmp_path / "lake" / "symbol=ORCL").is_dir()
