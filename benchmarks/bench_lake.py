@@ -105,22 +105,20 @@ def case(name: str) -> None:
 
         emit(time_case(lambda: Lake(lake_root()).read(slice_symbols, start, end).close))
     elif name == "read_slice_pandas":
-        emit(
-            time_case(
-                lambda: (
-                    pd.read_parquet(
-                        pandas_root(),
-                        filters=[
-                            ("symbol", "in", slice_symbols),
-                            ("year", ">=", 2013),
-                            ("year", "<=", 2014),
-                        ],
-                    )
-                    .query("@start <= timestamp <= @end")
-                    .pivot(index="timestamp", columns="symbol", values="close")
-                )
+
+        def read_slice() -> pd.DataFrame:
+            df = pd.read_parquet(
+                pandas_root(),
+                filters=[
+                    ("symbol", "in", slice_symbols),
+                    ("year", ">=", 2013),
+                    ("year", "<=", 2014),
+                ],
             )
-        )
+            df = df[(df["timestamp"] >= start) & (df["timestamp"] <= end)]
+            return df.pivot(index="timestamp", columns="symbol", values="close")
+
+        emit(time_case(read_slice))
     else:
         raise SystemExit(f"unknown case {name}")
 

@@ -15,10 +15,12 @@ __version__ = "0.1.0"
 _SUBMODULES = frozenset(
     {
         "api",
+        "backtest",
         "cli",
         "config",
         "data",
         "datasets",
+        "evaluation",
         "exceptions",
     }
 )

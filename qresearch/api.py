@@ -14,13 +14,15 @@ True
 from __future__ import annotations
 
 from qresearch import __version__ as __version__
-from qresearch import config, data, datasets, exceptions
+from qresearch import backtest, config, data, datasets, evaluation, exceptions
+from qresearch.backtest import BacktestResult, from_weights
 from qresearch.config import Config, DemoConfig
 from qresearch.data import Bars, Lake, align, validate_bars
 from qresearch.datasets import load_sample
 from qresearch.exceptions import QResearchError
 
 __all__ = [
+    "BacktestResult",
     "Bars",
     "Config",
     "DemoConfig",
@@ -28,10 +30,13 @@ __all__ = [
     "QResearchError",
     "__version__",
     "align",
+    "backtest",
     "config",
     "data",
     "datasets",
+    "evaluation",
     "exceptions",
+    "from_weights",
     "load_sample",
     "validate_bars",
 ]

@@ -20,6 +20,10 @@ def test_demo_writes_reports_and_lake(tmp_path: Path, capsys: pytest.CaptureFixt
     assert manifest["rows"] == 5036 + 4012 + 4713
     assert manifest["monthly_bars"] == 240  # Jan 1995 .. Dec 2014
     assert manifest["missing_sessions"] == 0
+    assert manifest["backtest"]["orders"] > 100 and manifest["backtest"]["fees"] > 0
+    stats = pd.read_csv(out / "stats.csv", index_col=0)["value"]
+    equity = pd.read_csv(out / "equity.csv", index_col=0)["equity"]
+    assert float(stats["total_return"]) == pytest.approx(equity.iloc[-1] / 10_000 - 1)
     assert len(manifest["config_id"]) == 12 and len(manifest["data_fingerprint"]) == 16
     coverage = pd.read_csv(out / "coverage.csv", index_col=0)
     assert coverage.loc["ORCL", "rows"] == 5036 and coverage.loc["NVDA", "rows"] == 4012

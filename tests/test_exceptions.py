@@ -43,17 +43,10 @@ def test_data_validation_error_carries_report() -> None:
 
 
 def test_import_optional_names_the_extra_for_a_known_module(monkeypatch) -> None:
-    import builtins
+    import sys
 
-    real_import = builtins.__import__
-
-    def fake_import(name, *args, **kwargs):
-        if name.split(".")[0] == "quantstats":
-            raise ImportError("No module named 'quantstats'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", fake_import)
-    monkeypatch.delitem(__import__("sys").modules, "quantstats", raising=False)
+    # A None entry in sys.modules makes `import quantstats` raise ImportError.
+    monkeypatch.setitem(sys.modules, "quantstats", None)
     with pytest.raises(exc.OptionalDependencyError, match=r'pip install "qresearch\[report\]"'):
         import_optional("quantstats")
 

@@ -37,7 +37,13 @@ def _loaded_after(statement: str) -> set[str]:
 
 @pytest.mark.parametrize(
     "statement",
-    ["import qresearch", "import qresearch.api as qr", "import qresearch.data"],
+    [
+        "import qresearch",
+        "import qresearch.api as qr",
+        "import qresearch.data",
+        "import qresearch.backtest",
+        "import qresearch.evaluation",
+    ],
 )
 def test_import_is_light(statement: str) -> None:
     loaded = _loaded_after(statement)

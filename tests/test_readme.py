@@ -21,11 +21,13 @@ def test_readme_has_the_two_quickstart_commands() -> None:
     assert commands == ["make demo", "make test"]
 
 
-def test_readme_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_readme_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     blocks = _python_blocks()
     assert blocks, "README has no python example"
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {}
-    exec(compile(blocks[0], "README.md", "exec"), namespace)
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)
     assert (tmp_path / "data" / "lake").is_dir()
     assert "ORCL" in capsys.readouterr().out
+    assert namespace["res"].stats()["orders"] > 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from qresearch.exceptions import DatasetNotFoundError
 
@@ -66,6 +66,12 @@ def _read_yahoo(symbol: str) -> pd.DataFrame:
     return df
 
 
+@overload
+def load_sample(
+    name: Literal["stocks"], symbols: Iterable[str] | str | None = None
+) -> pd.DataFrame: ...
+@overload
+def load_sample(name: Literal["ohlcv"], symbols: Iterable[str] | str | None = None) -> Bars: ...
 def load_sample(
     name: Literal["stocks", "ohlcv"],
     symbols: Iterable[str] | str | None = None,

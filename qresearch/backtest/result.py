@@ -1,0 +1,166 @@
+"""``BacktestResult``: what a backtest produced, as pandas objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["BacktestResult"]
+
+
+@dataclass(frozen=True, eq=False)
+class BacktestResult:
+    """The outcome of :func:`~qresearch.backtest.from_weights`.
+
+    For a single portfolio the per-portfolio series (``equity``, ``returns``, ``cash``,
+    ...) are Series; for a parameter sweep (weights with column levels ``(param...,
+    symbol)``) they are DataFrames with one column per parameter combination.
+
+    Attributes
+    ----------
+    equity : Series or DataFrame
+        Cash plus holdings valued at the close, per bar.
+    cash : Series or DataFrame
+        Cash per bar (negative when borrowing; short proceeds included).
+    positions : DataFrame
+        Shares held at the end of each bar (columns as the weights).
+    orders : DataFrame
+        One row per fill, in execution order (sells before buys within a bar):
+        ``timestamp, symbol, side ("buy"/"sell"), size, price,
+        value, fees, delisted`` (plus the parameter levels in a sweep). Empty when
+        the backtest ran with ``records=False``.
+    traded_value : Series or DataFrame
+        Absolute value traded per bar (at fill prices).
+    fees_paid : Series or DataFrame
+        Fees (proportional + fixed) paid per bar.
+    init_cash : float
+        Starting cash of each portfolio.
+    close : DataFrame
+        The valuation close panel (tiled across parameter combinations in a sweep).
+    config : dict
+        The arguments the backtest ran with; ``config_id`` hashes them.
+    high, low : DataFrame or None
+        Bar extremes (when the prices were Bars), for trade MAE/MFE.
+    """
+
+    equity: Any
+    cash: Any
+    positions: pd.DataFrame
+    orders: pd.DataFrame
+    traded_value: Any
+    fees_paid: Any
+    init_cash: float
+    close: pd.DataFrame
+    config: dict[str, Any] = field(default_factory=dict)
+    high: pd.DataFrame | None = None
+    low: pd.DataFrame | None = None
+
+    @property
+    def config_id(self) -> str:
+        """Content hash of the backtest arguments."""
+        from qresearch.config import config_hash
+
+        return config_hash(self.config)
+
+    @property
+    def returns(self) -> Any:
+        """Simple returns of the equity; the first bar is measured against ``init_cash``."""
+        prev = self.equity.shift(1)
+        prev.iloc[0] = self.init_cash
+        return self.equity / prev - 1.0
+
+    @property
+    def trades(self) -> pd.DataFrame:
+        """Round trips (flat -> position -> flat) rebuilt from :attr:`orders`.
+
+        See :func:`~qresearch.backtest.trades.trades_from_fills` for the columns
+        (entry/exit time and price, size, pnl, return, duration, MAE/MFE).
+        """
+        from qresearch.backtest.trades import trades_from_fills
+
+        sweep = not isinstance(self.equity, pd.Series)
+        keys = tuple(self.orders.columns[: self.close.columns.nlevels - 1]) if sweep else ()
+        close = self.close
+        if sweep:
+            # The close is tiled per parameter combination; trades need one copy.
+            n = self.close.columns.get_level_values(-1).nunique()
+            close = close.iloc[:, :n].droplevel(list(range(close.columns.nlevels - 1)), axis=1)
+        return trades_from_fills(self.orders, close, self.high, self.low, group_columns=keys)
+
+    @property
+    def holdings_value(self) -> pd.DataFrame:
+        """Value of each position at the (last known) close."""
+        return self.positions * self.close.ffill()
+
+    @property
+    def weights(self) -> pd.DataFrame:
+        """Realized weights: position value / portfolio equity, at each close."""
+        value = self.holdings_value
+        if isinstance(self.equity, pd.Series):
+            return value.div(self.equity, axis=0)
+        # One equity column per parameter combination, repeated for its symbols.
+        eq = self.equity.reindex(value.columns.droplevel(-1), axis=1)
+        eq.columns = value.columns
+        return value / eq
+
+    @property
+    def exposure(self) -> pd.DataFrame:
+        """Gross (sum of |weights|) and net (sum of weights) exposure per bar."""
+        w = self.weights
+        if isinstance(self.equity, pd.Series):
+            return pd.DataFrame({"gross": w.abs().sum(axis=1), "net": w.sum(axis=1)})
+        keys = list(w.columns.names[:-1])
+        gross = w.abs().T.groupby(level=keys, sort=False).sum().T
+        net = w.T.groupby(level=keys, sort=False).sum().T
+        return pd.concat({"gross": gross, "net": net}, axis=1)
+
+    @property
+    def turnover(self) -> Any:
+        """Traded value per bar as a fraction of the previous bar's equity."""
+        prev = self.equity.shift(1)
+        prev.iloc[0] = self.init_cash
+        return self.traded_value / prev
+
+    @property
+    def costs(self) -> Any:
+        """Fees paid per bar (slippage is in the fill prices; see ``orders``)."""
+        return self.fees_paid
+
+    def stats(self, periods_per_year: float = 252, risk_free: float = 0.0) -> Any:
+        """Return :func:`qresearch.evaluation.stats` of the returns plus cost figures.
+
+        Adds ``orders`` (count), ``fees`` (total paid) and ``turnover`` (annualized mean
+        of :attr:`turnover`). A DataFrame (one column per portfolio) for sweeps.
+        """
+        from qresearch.evaluation.metrics import stats as base_stats
+
+        def one(ret: pd.Series, fees: pd.Series, turn: pd.Series, n_orders: int) -> pd.Series:
+            s = base_stats(ret, periods_per_year, risk_free)
+            s["orders"] = n_orders
+            s["fees"] = float(fees.sum())
+            s["turnover"] = float(turn.mean() * periods_per_year)
+            return s
+
+        if isinstance(self.equity, pd.Series):
+            return one(self.returns, self.fees_paid, self.turnover, len(self.orders))
+        keys = list(self.equity.columns.names)
+        counts = self.orders.groupby(keys, sort=False).size() if len(self.orders) else pd.Series()
+        cols = {}
+        for key in self.equity.columns:
+            n = int(counts.get(key, 0)) if len(counts) else 0
+            cols[key] = one(self.returns[key], self.fees_paid[key], self.turnover[key], n)
+        out = pd.DataFrame(cols)
+        out.columns.names = keys
+        return out
+
+    def __repr__(self) -> str:
+        eq = self.equity
+        n = 1 if isinstance(eq, pd.Series) else eq.shape[1]
+        last = float(np.asarray(eq.iloc[-1]).ravel()[0]) if len(eq) else float("nan")
+        return (
+            f"BacktestResult({len(eq)} bars, {n} portfolio(s), {len(self.orders)} orders, "
+            f"final equity {last:.6g}, config_id={self.config_id})"
+        )
