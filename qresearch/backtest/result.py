@@ -132,20 +132,23 @@ class BacktestResult:
     def stats(self, periods_per_year: float = 252, risk_free: float = 0.0) -> Any:
         """Return :func:`qresearch.evaluation.stats` of the returns plus cost figures.
 
-        Adds ``orders`` (count), ``fees`` (total paid) and ``turnover`` (annualized mean
-        of :attr:`turnover`). A DataFrame (one column per portfolio) for sweeps.
+        Adds the trade statistics of :attr:`trades` (single portfolio),
+        ``orders`` (count), ``fees`` (total paid) and ``turnover`` (annualized mean of
+        :attr:`turnover`). A DataFrame (one column per portfolio) for sweeps.
         """
         from qresearch.evaluation.metrics import stats as base_stats
 
         def one(ret: pd.Series, fees: pd.Series, turn: pd.Series, n_orders: int) -> pd.Series:
-            s = base_stats(ret, periods_per_year, risk_free)
+            s = base_stats(ret, periods_per_year, risk_free, trades=trades)
             s["orders"] = n_orders
             s["fees"] = float(fees.sum())
             s["turnover"] = float(turn.mean() * periods_per_year)
             return s
 
         if isinstance(self.equity, pd.Series):
+            trades = self.trades
             return one(self.returns, self.fees_paid, self.turnover, len(self.orders))
+        trades = None  # per-combination trade statistics: see result.trades
         keys = list(self.equity.columns.names)
         counts = self.orders.groupby(keys, sort=False).size() if len(self.orders) else pd.Series()
         cols = {}
@@ -155,6 +158,12 @@ class BacktestResult:
         out = pd.DataFrame(cols)
         out.columns.names = keys
         return out
+
+    def to_vectorbt(self, freq: str = "1D") -> Any:
+        """Return a vectorbt Portfolio of the same fills (see :func:`.vbt.to_vectorbt`)."""
+        from qresearch.backtest.vbt import to_vectorbt
+
+        return to_vectorbt(self, freq=freq)
 
     def __repr__(self) -> str:
         eq = self.equity

@@ -11,6 +11,7 @@ from qresearch.evaluation.metrics import (
     sharpe,
     sortino,
     stats,
+    trade_stats,
     value_at_risk,
     volatility,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "sharpe",
     "sortino",
     "stats",
+    "trade_stats",
     "value_at_risk",
     "volatility",
 ]

@@ -39,6 +39,7 @@ __all__ = [
     "sharpe",
     "sortino",
     "stats",
+    "trade_stats",
     "value_at_risk",
     "volatility",
 ]
@@ -186,8 +187,9 @@ def stats(
     risk_free: float = 0.0,
     *,
     confidence: float = 0.95,
+    trades: pd.DataFrame | None = None,
 ) -> pd.Series:
-    """Return the headline statistics of a return series.
+    """Return the headline statistics of a return series (and of its trades).
 
     Parameters
     ----------
@@ -199,13 +201,15 @@ def stats(
         Annual risk-free rate, used by Sharpe and Sortino.
     confidence : float, default 0.95
         Confidence of VaR and CVaR.
+    trades : DataFrame, optional
+        Round-trip trades (``BacktestResult.trades``); adds :func:`trade_stats`.
 
     Returns
     -------
     pandas.Series
         ``start, end, periods, total_return, cagr, volatility, sharpe, sortino,
         max_drawdown, calmar, skew, kurtosis, var, cvar, win_rate, best, worst``
-        (definitions in the module docstring).
+        (definitions in the module docstring), then the trade statistics.
 
     Examples
     --------
@@ -240,6 +244,57 @@ def stats(
         "best": float(r.max()),
         "worst": float(r.min()),
     }
+    if trades is not None:
+        out.update(trade_stats(trades).to_dict())
+    name = returns.name if isinstance(returns, pd.Series) else None
+    return pd.Series(out, name=name, dtype=object)
+
+
+def trade_stats(trades: pd.DataFrame) -> pd.Series:
+    """Return statistics of closed round-trip trades.
+
+    Parameters
+    ----------
+    trades : DataFrame
+        As ``BacktestResult.trades``: needs ``pnl``, ``return``, ``status`` and
+        ``duration_bars`` (open trades are left out).
+
+    Returns
+    -------
+    pandas.Series
+        ``trades`` (count of closed trades), ``trade_win_rate`` (pnl > 0 / count),
+        ``profit_factor`` (gross profit / gross loss; inf without losses),
+        ``expectancy`` (mean pnl per trade), ``avg_trade_return``, ``best_trade`` and
+        ``worst_trade`` (returns), ``avg_holding_bars``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"pnl": [10.0, -5.0, 20.0], "return": [0.1, -0.05, 0.2],
+    ...                   "status": ["closed"] * 3, "duration_bars": [2, 4, 6]})
+    >>> s = trade_stats(t)
+    >>> s["profit_factor"], s["expectancy"], s["avg_holding_bars"]
+    (6.0, 8.333333333333334, 4.0)
+    """
+    missing = [c for c in ("pnl", "return", "status", "duration_bars") if c not in trades.columns]
+    if missing:
+        raise ParameterError(f"trades is missing columns {missing}; pass BacktestResult.trades.")
+    closed = trades[trades["status"] == "closed"]
+    pnl = closed["pnl"].astype("float64")
+    wins, losses = pnl[pnl > 0].sum(), -pnl[pnl < 0].sum()
+    n = len(closed)
     return pd.Series(
-        out, name=returns.name if isinstance(returns, pd.Series) else None, dtype=object
+        {
+            "trades": n,
+            "trade_win_rate": float((pnl > 0).sum() / n) if n else math.nan,
+            "profit_factor": float(wins / losses)
+            if losses > 0
+            else (math.inf if wins > 0 else math.nan),
+            "expectancy": float(pnl.mean()) if n else math.nan,
+            "avg_trade_return": float(closed["return"].mean()) if n else math.nan,
+            "best_trade": float(closed["return"].max()) if n else math.nan,
+            "worst_trade": float(closed["return"].min()) if n else math.nan,
+            "avg_holding_bars": float(closed["duration_bars"].mean()) if n else math.nan,
+        },
+        dtype=object,
     )

@@ -116,3 +116,31 @@ def test_trades_equal_vectorbt_positions(vbt, sample_stocks) -> None:
         np.testing.assert_allclose(
             mine[col].to_numpy(), theirs[col].to_numpy(), rtol=1e-7, atol=1e-9
         )
+
+
+def test_to_vectorbt_replays_the_same_fills(sample_stocks, sample_bars) -> None:
+    close = sample_stocks.loc["2010":]
+    res = from_weights(
+        close, _momentum_weights(close), init_cash=1e4, fees=0.001, fixed_fees=1.0, slippage=0.001
+    )
+    pf = res.to_vectorbt()
+    np.testing.assert_allclose(pf.value().to_numpy(), res.equity.to_numpy(), rtol=1e-9)
+    assert len(pf.order_records) == len(res.orders)
+    from qresearch.backtest import from_signals
+
+    bars = sample_bars.select(start="2008-01-01")
+    e = bars.close > bars.close.rolling(50).mean()
+    sig = from_signals(bars, e, ~e, sl_stop=0.05, fees=0.001, init_cash=1e4)
+    np.testing.assert_allclose(
+        sig.to_vectorbt().value().to_numpy(), sig.equity.to_numpy(), rtol=1e-9
+    )
+
+
+def test_to_vectorbt_rejects_sweeps(sample_stocks) -> None:
+    from qresearch.exceptions import ParameterError
+
+    close = sample_stocks.loc["2015":, ["AAPL", "GE"]]
+    w = close * 0 + 0.5
+    sweep = from_weights(close, pd.concat({1: w, 2: w}, axis=1))
+    with pytest.raises(ParameterError, match="converts one portfolio"):
+        sweep.to_vectorbt()

@@ -102,3 +102,28 @@ def test_no_mutation() -> None:
     before = r.copy()
     m.stats(r)
     pd.testing.assert_series_equal(r, before)
+
+
+def test_trade_stats_by_hand() -> None:
+    t = pd.DataFrame(
+        {
+            "pnl": [10.0, -5.0, 20.0, -15.0, 3.0],
+            "return": [0.1, -0.05, 0.2, -0.15, 0.03],
+            "status": ["closed", "closed", "closed", "closed", "open"],
+            "duration_bars": [2, 4, 6, 8, 1],
+        }
+    )
+    s = m.trade_stats(t)
+    assert s["trades"] == 4 and s["trade_win_rate"] == 0.5
+    assert s["profit_factor"] == pytest.approx(30 / 20)
+    assert s["expectancy"] == pytest.approx(2.5)
+    assert s["avg_trade_return"] == pytest.approx(0.025)
+    assert s["best_trade"] == 0.2 and s["worst_trade"] == -0.15 and s["avg_holding_bars"] == 5.0
+    only_wins = m.trade_stats(t[t["pnl"] > 0])
+    assert only_wins["profit_factor"] == math.inf
+    empty = m.trade_stats(t.iloc[:0])
+    assert empty["trades"] == 0 and math.isnan(empty["expectancy"])
+    with pytest.raises(ParameterError, match=r"missing columns \['status'\]"):
+        m.trade_stats(t.drop(columns="status"))
+    merged = m.stats(pd.Series([0.01, -0.02, 0.03]), trades=t)
+    assert merged["trades"] == 4 and merged["periods"] == 3
