@@ -129,6 +129,11 @@ def simulate_weights_py(
     granularity: float,
     min_trade: float,
     leverage: float,
+    volume: Any,
+    sigma: Any,
+    adv: Any,
+    impact: float,
+    participation: float,
     max_orders: int,
 ) -> tuple[Any, ...]:
     """Simulate cash-shared target-weight portfolios, one per group of columns.
@@ -149,6 +154,15 @@ def simulate_weights_py(
     init_cash, fees, fixed_fees, slippage, min_size, granularity, min_trade, leverage
         Scalars; ``granularity`` NaN means fractional sizes; ``min_trade`` is the
         smallest order value as a fraction of the group value.
+    volume, sigma, adv : float64 (T, C)
+        Bar volume, daily return volatility and average daily volume known before
+        bar i (used only when ``impact > 0`` or ``participation`` is set).
+    impact : float
+        Square-root impact coefficient k: fills move by ``k * sigma * sqrt(qty / adv)``
+        of the price against the order, on top of ``slippage`` (capped at 99%).
+    participation : float
+        Largest order as a fraction of the bar's volume (NaN: no cap); the rest of
+        the order is not filled.
     max_orders : int
         Capacity of the order records (0: keep none).
 
@@ -223,8 +237,20 @@ def simulate_weights_py(
                 size = ((w * value) / val_price[c]) - pos[c]
                 if min_trade > 0.0 and abs(size * val_price[c]) < min_trade * value:
                     continue
+                # Participation cap: at most a fraction of the bar's volume.
+                if not math.isnan(participation):
+                    cap = participation * volume[i, c]
+                    if not cap > 0.0:
+                        continue
+                    if abs(size) > cap:
+                        size = cap if size > 0.0 else -cap
+                # Square-root impact on the order's size (a fraction of the price).
+                slip = slippage
+                if impact > 0.0 and adv[i, c] > 0.0 and not math.isnan(sigma[i, c]):
+                    slip += impact * sigma[i, c] * math.sqrt(abs(size) / adv[i, c])
+                    slip = min(slip, 0.99)
                 if size > 0.0:
-                    adj_price = px * (1.0 + slippage)
+                    adj_price = px * (1.0 + slip)
                     cash_limit = cash[g] + max(leverage - 1.0, 0.0) * value
                     if cash_limit <= 0.0:
                         continue
@@ -256,7 +282,7 @@ def simulate_weights_py(
                     pos[c] = add_py(pos[c], final)
                     side = BUY
                 elif size < 0.0:
-                    adj_price = px * (1.0 - slippage)
+                    adj_price = px * (1.0 - slip)
                     final = -size
                     if not math.isnan(granularity):
                         final = (final // granularity) * granularity

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from qresearch.config import Config
 from qresearch.exceptions import ConfigError
@@ -25,6 +25,16 @@ class Costs(Config):
     slippage : float, default 0.0
         Fraction of the price lost per fill: buys fill at ``price * (1 + slippage)``,
         sells at ``price * (1 - slippage)``.
+    impact : float, default 0.0
+        Square-root market impact coefficient ``k``: a fill of ``qty`` shares moves its
+        price by ``k * sigma * sqrt(qty / adv)`` (a fraction, added to ``slippage``),
+        with ``sigma`` the daily return volatility and ``adv`` the average daily
+        volume over the ``impact_window`` bars before the fill's bar.
+    participation : float, optional
+        Largest fill as a fraction of its bar's volume; the rest of the order is not
+        filled (the next rebalance trades again towards the target).
+    impact_window : int, default 20
+        Bars used for ``sigma`` and ``adv``.
 
     Examples
     --------
@@ -42,10 +52,13 @@ class Costs(Config):
     fees: float = 0.0
     fixed_fees: float = 0.0
     slippage: float = 0.0
+    impact: float = 0.0
+    participation: float | None = None
+    impact_window: int = 20
 
     def validate(self) -> None:
         """Check that every cost is finite and non-negative, and slippage below 1."""
-        for name in ("fees", "fixed_fees", "slippage"):
+        for name in ("fees", "fixed_fees", "slippage", "impact"):
             value = getattr(self, name)
             if (
                 not isinstance(value, int | float)
@@ -58,6 +71,43 @@ class Costs(Config):
             raise ConfigError(
                 f"Costs.slippage is a fraction of the price and must be < 1; got {self.slippage}."
             )
+        p = self.participation
+        if p is not None and not (isinstance(p, int | float) and 0 < p <= 1):
+            raise ConfigError(
+                f"Costs.participation is a fraction of bar volume in (0, 1] or None; got {p!r}."
+            )
+        w = self.impact_window
+        if not (isinstance(w, int) and not isinstance(w, bool) and w >= 2):
+            raise ConfigError(f"Costs.impact_window must be an integer >= 2; got {w!r}.")
+
+    @property
+    def needs_volume(self) -> bool:
+        """True when impact or a participation cap is set (both need bar volume)."""
+        return self.impact > 0 or self.participation is not None
+
+    def impact_fraction(self, qty: float, sigma: float, adv: float) -> float:
+        """Return the square-root impact ``impact * sigma * sqrt(|qty| / adv)`` (0 if adv <= 0).
+
+        Examples
+        --------
+        >>> Costs(impact=0.5).impact_fraction(qty=10_000, sigma=0.02, adv=1_000_000)
+        0.001
+        """
+        if adv <= 0 or math.isnan(sigma):
+            return 0.0
+        return self.impact * sigma * math.sqrt(abs(qty) / adv)
+
+    def impact_inputs(self, close: Any, volume: Any) -> tuple[Any, Any]:
+        """Return ``(sigma, adv)`` panels known before each bar (no look-ahead).
+
+        ``sigma`` is the standard deviation of simple returns and ``adv`` the mean
+        volume over the ``impact_window`` bars ending at the previous bar.
+        """
+        window = self.impact_window
+        rets = close.pct_change(fill_method=None)
+        sigma = rets.rolling(window, min_periods=2).std().shift(1)
+        adv = volume.rolling(window, min_periods=1).mean().shift(1)
+        return sigma, adv
 
     def buy_price(self, price: float) -> float:
         """Return the fill price of a buy at ``price``."""

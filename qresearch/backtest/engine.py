@@ -59,6 +59,28 @@ def _array(panel: pd.DataFrame) -> np.ndarray:
     return np.ascontiguousarray(panel.to_numpy(dtype=np.float64, na_value=np.nan))
 
 
+def _volume_inputs(
+    prices: Any, close: pd.DataFrame, costs: Costs, n_groups: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # Bar volume, and sigma/ADV known before each bar, tiled per group; empty
+    # placeholders when neither impact nor a participation cap is used.
+    if not costs.needs_volume:
+        empty = np.zeros((1, 1))
+        return empty, empty, empty
+    if not isinstance(prices, Bars):
+        raise ParameterError(
+            "impact and participation need bar volume: pass prices as Bars "
+            "(e.g. qr.datasets.load_sample('ohlcv') or lake.read(...))."
+        )
+    sigma, adv = costs.impact_inputs(close, prices.volume)
+    tile = (1, n_groups)
+    return (
+        np.tile(_array(prices.volume), tile),
+        np.tile(_array(sigma), tile),
+        np.tile(_array(adv), tile),
+    )
+
+
 def _groups(weights: pd.DataFrame, close: pd.DataFrame) -> list[Any]:
     # The parameter combinations of sweep weights (param..., symbol): contiguous blocks
     # of columns, each with close's symbols in order. [None] for plain weights.
@@ -102,6 +124,8 @@ def from_weights(
     min_trade: float = 0.0,
     size_granularity: float | None = None,
     leverage: float = 1.0,
+    impact: float = 0.0,
+    participation: float | None = None,
     records: bool = True,
     engine: Literal["numba", "python"] = "numba",
 ) -> BacktestResult:
@@ -137,6 +161,12 @@ def from_weights(
     leverage : float, default 1.0
         Buying power as a multiple of equity: buys may borrow cash up to
         ``(leverage - 1) * equity``. With 1.0, buys are limited to available cash.
+    impact : float, default 0.0
+        Square-root market impact coefficient ``k``: each fill's price moves
+        ``k * sigma * sqrt(qty / adv)`` against it (needs Bars for the volume; see
+        :class:`~qresearch.backtest.costs.Costs`).
+    participation : float, optional
+        Cap each fill at this fraction of its bar's volume (needs Bars).
     records : bool, default True
         Keep the per-order records (turn off for large sweeps).
     engine : {"numba", "python"}, default "numba"
@@ -174,7 +204,13 @@ def from_weights(
     >>> res.equity.round(6).tolist()  # buys 100/11 shares at the close of day 2
     [100.0, 100.0, 110.0]
     """
-    costs = Costs(fees=fees, fixed_fees=fixed_fees, slippage=slippage)
+    costs = Costs(
+        fees=fees,
+        fixed_fees=fixed_fees,
+        slippage=slippage,
+        impact=impact,
+        participation=participation,
+    )
     check_choice("rebalance", rebalance, ["on_change", "always"], "from_weights")
     check_choice("engine", engine, ["numba", "python"], "from_weights")
     _check_number("init_cash", init_cash, "from_weights", minimum=0.0, strict=True)
@@ -216,6 +252,7 @@ def from_weights(
     last_valid[last_valid == len(close_arr) - 1] = len(close_arr) + 1  # still listed
     last_valid[last_valid < 0] = len(close_arr) + 1  # never listed: nothing to close
     max_orders = int((~np.isnan(target)).sum() + target.shape[1]) if records else 0
+    volume_arr, sigma_arr, adv_arr = _volume_inputs(prices, close, costs, n_groups)
 
     from qresearch.backtest import _nb
 
@@ -234,6 +271,11 @@ def from_weights(
         float("nan") if size_granularity is None else float(size_granularity),
         float(min_trade),
         float(leverage),
+        volume_arr,
+        sigma_arr,
+        adv_arr,
+        float(costs.impact),
+        np.nan if costs.participation is None else float(costs.participation),
         max_orders,
     )
     index = close.index
@@ -262,6 +304,8 @@ def from_weights(
         "min_trade": float(min_trade),
         "size_granularity": size_granularity,
         "leverage": float(leverage),
+        "impact": costs.impact,
+        "participation": costs.participation,
     }
     return BacktestResult(
         equity=per_group(equity, "equity"),

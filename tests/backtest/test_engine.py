@@ -255,3 +255,47 @@ def test_accounting_identities(
         close, w * 0.0, fees=fees, fixed_fees=fixed, init_cash=1000.0, engine="python"
     )
     assert len(flat.orders) == 0 and (flat.equity == 1000.0).all()
+
+
+def _flat_bars(close: pd.DataFrame, volume: float) -> Bars:
+    return Bars(open=close, high=close, low=close, close=close, volume=close * 0 + volume)
+
+
+def test_participation_caps_fills_by_bar_volume() -> None:
+    idx = pd.date_range("2024-01-01", periods=5, name="timestamp")
+    close = pd.DataFrame({"A": [10.0] * 5}, index=idx)
+    bars = _flat_bars(close, 100.0)
+    w = pd.DataFrame({"A": [1.0] + [np.nan] * 4}, index=idx)
+    once = from_weights(bars, w, init_cash=1000.0, participation=0.1, execution="next_close")
+    assert once.orders["size"].tolist() == [10.0]  # wants 100 shares, 10% of 100 volume
+    always = from_weights(
+        bars, w, init_cash=1000.0, participation=0.1, rebalance="always", execution="next_close"
+    )
+    assert always.orders["size"].tolist() == [10.0] * 4
+    assert always.positions["A"].iloc[-1] == 40.0
+
+
+def test_square_root_impact_by_hand() -> None:
+    n = 25
+    idx = pd.date_range("2024-01-01", periods=n, name="timestamp")
+    px = 10.0 * (1 + 0.01 * (-1.0) ** np.arange(n))
+    close = pd.DataFrame({"A": px}, index=idx)
+    bars = _flat_bars(close, 10_000.0)
+    w = pd.DataFrame({"A": [np.nan] * n}, index=idx)
+    w.iloc[n - 2] = 1.0  # decided at bar 23, filled at the close of bar 24
+    res = from_weights(bars, w, init_cash=1000.0, impact=0.5, execution="next_close")
+    rets = px[1:] / px[:-1] - 1
+    # rets[k] is the return of bar k + 1: the 20 returns known after bar 23 are rets[3:23].
+    sigma = np.std(rets[3:23], ddof=1)
+    wanted = 1000.0 / px[-1]
+    expected_price = px[-1] * (1 + 0.5 * sigma * np.sqrt(wanted / 10_000.0))
+    assert res.orders["price"].iloc[0] == pytest.approx(expected_price, rel=1e-12)
+    assert res.orders["size"].iloc[0] == pytest.approx(1000.0 / expected_price, rel=1e-12)
+
+
+def test_impact_needs_bars_and_valid_costs() -> None:
+    close = pd.DataFrame({"A": [10.0] * 4}, index=IDX)
+    with pytest.raises(ParameterError, match="need bar volume"):
+        from_weights(close, close * 0 + 1.0, impact=0.1)
+    with pytest.raises(ConfigError, match="participation is a fraction of bar volume"):
+        from_weights(close, close * 0 + 1.0, participation=1.5)
