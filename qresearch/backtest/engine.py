@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -278,21 +278,6 @@ def from_weights(
         np.nan if costs.participation is None else float(costs.participation),
         max_orders,
     )
-    index = close.index
-    if keys == [None]:
-        group_index: Any = None
-
-        def per_group(a: np.ndarray, name: str) -> Any:
-            return pd.Series(a[:, 0], index=index, name=name)
-    else:
-        group_index = weights.columns.droplevel(-1).unique()
-
-        def per_group(a: np.ndarray, name: str) -> Any:
-            return pd.DataFrame(a, index=index, columns=group_index)
-
-    close_tiled = pd.DataFrame(close_arr, index=index, columns=weights.columns)
-    positions = pd.DataFrame(pos, index=index, columns=weights.columns)
-    orders = _orders_frame(recs, index, weights.columns, group_index is not None)
     config = {
         "engine": "from_weights",
         "fees": costs.fees,
@@ -307,15 +292,59 @@ def from_weights(
         "impact": costs.impact,
         "participation": costs.participation,
     }
+    out = _Outputs(cash, equity, pos, traded, fees_paid, recs)
+    return _result(out, prices, close, weights.columns, keys, float(init_cash), config)
+
+
+class _Outputs(NamedTuple):
+    # The kernel's outputs, per group (portfolio) or per column.
+    cash: np.ndarray
+    equity: np.ndarray
+    positions: np.ndarray
+    traded: np.ndarray
+    fees: np.ndarray
+    records: np.ndarray
+
+
+def _result(
+    out: _Outputs,
+    prices: Any,
+    close: pd.DataFrame,
+    columns: pd.Index,
+    keys: list[Any],
+    init_cash: float,
+    config: dict[str, Any],
+    exit_reasons: np.ndarray | None = None,
+) -> BacktestResult:
+    # Wrap kernel outputs whose groups are one per key (parameter combination) into a
+    # BacktestResult: Series for a single portfolio, DataFrames (one column per key)
+    # for a sweep.
+    index = close.index
+    sweep = keys != [None]
+    if sweep:
+        group_index = columns.droplevel(-1).unique()
+
+        def per_group(a: np.ndarray, name: str) -> Any:
+            return pd.DataFrame(a, index=index, columns=group_index)
+    else:
+
+        def per_group(a: np.ndarray, name: str) -> Any:
+            return pd.Series(a[:, 0], index=index, name=name)
+
+    tiled = np.tile(_array(close), (1, len(keys)))
+    orders = _orders_frame(out.records, index, columns, sweep)
+    if exit_reasons is not None:
+        # Signal backtests never delist; they say why each position was closed.
+        orders = orders.drop(columns="delisted").assign(exit=exit_reasons)
     return BacktestResult(
-        equity=per_group(equity, "equity"),
-        cash=per_group(cash, "cash"),
-        positions=positions,
+        equity=per_group(out.equity, "equity"),
+        cash=per_group(out.cash, "cash"),
+        positions=pd.DataFrame(out.positions, index=index, columns=columns),
         orders=orders,
-        traded_value=per_group(traded, "traded_value"),
-        fees_paid=per_group(fees_paid, "fees"),
-        init_cash=float(init_cash),
-        close=close_tiled,
+        traded_value=per_group(out.traded, "traded_value"),
+        fees_paid=per_group(out.fees, "fees"),
+        init_cash=init_cash,
+        close=pd.DataFrame(tiled, index=index, columns=columns),
         config=config,
         high=prices.high if isinstance(prices, Bars) else None,
         low=prices.low if isinstance(prices, Bars) else None,
@@ -350,12 +379,10 @@ _DIRECTIONS = {"long": 0, "short": 1, "both": 2}
 _SIZE_TYPES = {"amount": 0, "value": 1, "percent": 2, "target_percent": 3}
 
 
-def _signal_array(signals: Any, close: pd.DataFrame, name: str) -> np.ndarray:
-    # Validate a boolean signal panel aligned with close; None means no signal.
-    if signals is None:
-        return np.zeros(close.shape, dtype=np.bool_)
+def _signal_array(signals: Any, reference: pd.DataFrame, name: str) -> np.ndarray:
+    # Validate a boolean signal panel aligned with the entries (`reference`).
     check_panel(signals, name)
-    check_aligned(close, signals, "prices", name)
+    check_aligned(reference, signals, "entries", name)
     if not all(pd.api.types.is_bool_dtype(dt) for dt in signals.dtypes):
         bad = [c for c, dt in signals.dtypes.items() if not pd.api.types.is_bool_dtype(dt)]
         raise ParameterError(
@@ -505,16 +532,22 @@ def from_signals(
             f"got {time_stop!r}."
         )
     close, exec_panel, mode = _prices(prices, execution)
-    entry_arr = _signal_array(entries, close, "entries")
-    exit_arr = _signal_array(exits, close, "exits")
+    check_panel(entries, "entries")
+    keys = _groups(entries, close)
+    n_keys, n_symbols = len(keys), close.shape[1]
+    entry_arr = _signal_array(entries, entries, "entries")
+    no_exit = np.zeros_like(entry_arr)
+    exit_arr = no_exit if exits is None else _signal_array(exits, entries, "exits")
     if mode != "close":
         entry_arr = np.vstack([np.zeros((1, entry_arr.shape[1]), np.bool_), entry_arr[:-1]])
         exit_arr = np.vstack([np.zeros((1, exit_arr.shape[1]), np.bool_), exit_arr[:-1]])
-    n_symbols = close.shape[1]
-    nan_panel = np.full(close.shape, np.nan)
+    tile = (1, n_keys)
+    nan_panel = np.full(entry_arr.shape, np.nan)
     bars = prices if isinstance(prices, Bars) else None
     group_lens = (
-        np.array([n_symbols], dtype=np.int64) if cash_sharing else np.ones(n_symbols, np.int64)
+        np.full(n_keys, n_symbols, dtype=np.int64)
+        if cash_sharing
+        else np.ones(n_keys * n_symbols, np.int64)
     )
     max_orders = int(2 * (entry_arr.sum() + exit_arr.sum()) + 2 * n_symbols) if records else 0
 
@@ -522,19 +555,19 @@ def from_signals(
 
     kernel = _nb.simulate_signals_nb if engine == "numba" else _nb.simulate_signals_py
     cash, equity, pos, traded, fees_paid, recs = kernel(
-        _array(exec_panel),
-        _array(bars.open) if bars else nan_panel,
-        _array(bars.high) if bars else nan_panel,
-        _array(bars.low) if bars else nan_panel,
-        _array(close),
+        np.tile(_array(exec_panel), tile),
+        np.tile(_array(bars.open), tile) if bars else nan_panel,
+        np.tile(_array(bars.high), tile) if bars else nan_panel,
+        np.tile(_array(bars.low), tile) if bars else nan_panel,
+        np.tile(_array(close), tile),
         np.ascontiguousarray(entry_arr),
         np.ascontiguousarray(exit_arr),
         group_lens,
         _DIRECTIONS[direction],
         float(size),
         _SIZE_TYPES[size_type],
-        _stop_array(sl_stop, close, "sl_stop"),
-        _stop_array(tp_stop, close, "tp_stop"),
+        np.tile(_stop_array(sl_stop, close, "sl_stop"), n_keys),
+        np.tile(_stop_array(tp_stop, close, "tp_stop"), n_keys),
         bool(sl_trail),
         -1 if time_stop is None else int(time_stop),
         float(init_cash),
@@ -544,10 +577,12 @@ def from_signals(
         1e-8,
         max_orders,
     )
-    index = close.index
-    orders = _orders_frame(recs, index, close.columns, False)
-    orders = orders.drop(columns="delisted")
-    orders["exit"] = np.array(["", "sl", "tp", "time", "signal"])[recs["flag"]]
+    if not cash_sharing:
+        # One portfolio per symbol: add them up per parameter combination.
+        def per_key(a: np.ndarray) -> np.ndarray:
+            return a.reshape(len(a), n_keys, n_symbols).sum(axis=2)
+
+        cash, equity, traded, fees_paid = (per_key(a) for a in (cash, equity, traded, fees_paid))
     config = {
         "engine": "from_signals",
         "direction": direction,
@@ -564,16 +599,9 @@ def from_signals(
         "cash_sharing": bool(cash_sharing),
         "execution": mode,
     }
-    return BacktestResult(
-        equity=pd.Series(equity.sum(axis=1), index=index, name="equity"),
-        cash=pd.Series(cash.sum(axis=1), index=index, name="cash"),
-        positions=pd.DataFrame(pos, index=index, columns=close.columns),
-        orders=orders,
-        traded_value=pd.Series(traded.sum(axis=1), index=index, name="traded_value"),
-        fees_paid=pd.Series(fees_paid.sum(axis=1), index=index, name="fees"),
-        init_cash=float(init_cash) * len(group_lens),
-        close=close,
-        config=config,
-        high=bars.high if bars else None,
-        low=bars.low if bars else None,
+    total_cash = float(init_cash) * (1 if cash_sharing else n_symbols)
+    out = _Outputs(cash, equity, pos, traded, fees_paid, recs)
+    reasons = np.array(["", "sl", "tp", "time", "signal"])[recs["flag"]]
+    return _result(
+        out, prices, close, entries.columns, keys, total_cash, config, exit_reasons=reasons
     )

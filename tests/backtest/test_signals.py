@@ -164,7 +164,7 @@ def test_bad_signals() -> None:
     close = pd.DataFrame({"A": [10.0] * 6}, index=IDX)
     with pytest.raises(ParameterError, match="entries must be a boolean panel"):
         from_signals(close, _sig(0).astype(float))
-    with pytest.raises(AlignmentError, match="prices and exits are not aligned"):
+    with pytest.raises(AlignmentError, match="entries and exits are not aligned"):
         from_signals(close, _sig(0), _sig(1).iloc[1:])
 
 
@@ -246,3 +246,25 @@ def test_equals_vectorbt_from_signals(
         )
         value = pf.value().sum(axis=1)
     np.testing.assert_allclose(res.equity.to_numpy(), value.to_numpy(), rtol=1e-9)
+
+
+def test_signal_sweep_equals_separate_runs() -> None:
+    bars = make_bars(100, 3, seed=9)
+    fast = {n: bars.close.rolling(n).mean() for n in (5, 10)}
+    slow = bars.close.rolling(20).mean()
+    entries = pd.concat({n: f > slow for n, f in fast.items()}, axis=1, names=["fast", "symbol"])
+    exits = pd.concat({n: f < slow for n, f in fast.items()}, axis=1, names=["fast", "symbol"])
+    for sharing in (False, True):
+        kw = dict(
+            sl_stop=pd.Series(0.03, index=bars.symbols),
+            fees=0.001,
+            init_cash=100.0,
+            cash_sharing=sharing,
+        )
+        both = from_signals(bars, entries, exits, **kw)
+        assert list(both.equity.columns) == [5, 10]
+        for n in (5, 10):
+            one = from_signals(bars, entries[n], exits[n], **kw)
+            np.testing.assert_allclose(both.equity[n].to_numpy(), one.equity.to_numpy(), rtol=1e-12)
+            assert (both.orders["fast"] == n).sum() == len(one.orders)
+        assert both.stats().shape[1] == 2
