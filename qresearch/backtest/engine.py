@@ -552,8 +552,9 @@ def from_signals(
     max_orders = int(2 * (entry_arr.sum() + exit_arr.sum()) + 2 * n_symbols) if records else 0
 
     from qresearch.backtest import _nb
+    from qresearch.backtest._nb_signals import simulate_signals_py
 
-    kernel = _nb.simulate_signals_nb if engine == "numba" else _nb.simulate_signals_py
+    kernel = _nb.simulate_signals_nb if engine == "numba" else simulate_signals_py
     cash, equity, pos, traded, fees_paid, recs = kernel(
         np.tile(_array(exec_panel), tile),
         np.tile(_array(bars.open), tile) if bars else nan_panel,
