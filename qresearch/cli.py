@@ -40,7 +40,8 @@ def run_demo(out_dir: str | Path = "reports/demo", lake_root: str | Path = "data
     the XNYS calendar, backtest a monthly top-5 momentum portfolio of the bundled
     20-stock panel with :func:`~qresearch.backtest.from_weights`, and write
     ``coverage.csv``, ``validation.csv``, ``stats.csv``, ``equity.csv``,
-    ``orders.csv`` and ``manifest.json`` into ``out_dir``.
+    ``orders.csv``, ``tearsheet.html`` (quantstats, against an equal-weight
+    benchmark), ``performance.html`` (plotly) and ``manifest.json`` into ``out_dir``.
 
     Parameters
     ----------
@@ -139,6 +140,13 @@ def run_demo(out_dir: str | Path = "reports/demo", lake_root: str | Path = "data
         headline.to_csv(out / "stats.csv", header=["value"])
         result.equity.to_frame("equity").to_csv(out / "equity.csv")
         result.orders.to_csv(out / "orders.csv", index=False)
+        t = step("tearsheet (quantstats, offline) vs the equal-weight 20-stock benchmark")
+        benchmark = _demo_benchmark()
+        result.tearsheet(
+            out / "tearsheet.html", benchmark=benchmark, title="qresearch demo: top-5 momentum"
+        )
+        result.plot(benchmark=benchmark).write_html(out / "performance.html", include_plotlyjs=True)
+        timings["tearsheet"] = time.perf_counter() - t
         print(
             f"       {len(result.orders)} orders; CAGR {headline['cagr']:.2%}, Sharpe "
             f"{headline['sharpe']:.2f}, max drawdown {headline['max_drawdown']:.2%}, "
@@ -184,6 +192,14 @@ def _demo_backtest() -> Any:
     weights = (ranks <= 5).astype(float).div(5).where(close.loc[ends].notna(), 0.0)
     weights = weights[momentum.loc[ends].notna().sum(axis=1) >= 5].reindex(close.index)
     return from_weights(close, weights, fees=0.001, init_cash=10_000.0)
+
+
+def _demo_benchmark() -> Any:
+    # Daily returns of an equal-weight portfolio of the listed stocks (rebalanced daily).
+    from qresearch.datasets import load_sample
+
+    returns = load_sample("stocks").pct_change(fill_method=None).mean(axis=1)
+    return returns.fillna(0.0).rename("equal weight")
 
 
 def _jsonable_stat(value: Any) -> Any:

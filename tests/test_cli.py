@@ -24,6 +24,9 @@ def test_demo_writes_reports_and_lake(tmp_path: Path, capsys: pytest.CaptureFixt
     stats = pd.read_csv(out / "stats.csv", index_col=0)["value"]
     equity = pd.read_csv(out / "equity.csv", index_col=0)["equity"]
     assert float(stats["total_return"]) == pytest.approx(equity.iloc[-1] / 10_000 - 1)
+    html = (out / "tearsheet.html").read_text()
+    assert "top-5 momentum" in html and "Sharpe" in html
+    assert (out / "performance.html").stat().st_size > 10_000
     assert len(manifest["config_id"]) == 12 and len(manifest["data_fingerprint"]) == 16
     coverage = pd.read_csv(out / "coverage.csv", index_col=0)
     assert coverage.loc["ORCL", "rows"] == 5036 and coverage.loc["NVDA", "rows"] == 4012

@@ -159,6 +159,65 @@ class BacktestResult:
         out.columns.names = keys
         return out
 
+    def _single_returns(self, what: str) -> pd.Series:
+        # The return series of a single portfolio (sweeps: pick a combination first).
+        if not isinstance(self.equity, pd.Series):
+            from qresearch.exceptions import ParameterError
+
+            raise ParameterError(
+                f"{what} shows one portfolio; this result is a sweep. Use "
+                f"qr.evaluation.{'plot_performance' if what == 'plot' else 'write_tearsheet'}"
+                "(result.returns[key], ...) for one parameter combination."
+            )
+        returns: pd.Series = self.returns
+        return returns
+
+    def plot(
+        self,
+        benchmark: pd.Series | None = None,
+        *,
+        title: str = "qresearch backtest",
+        periods_per_year: float = 252,
+    ) -> Any:
+        """Return a plotly figure: equity vs benchmark, drawdown, monthly returns, rolling Sharpe.
+
+        ``benchmark`` is a return Series covering the backtest's index. See
+        :func:`qresearch.evaluation.plots.plot_performance`.
+        """
+        from qresearch.evaluation.plots import plot_performance
+
+        return plot_performance(
+            self._single_returns("plot"),
+            benchmark=benchmark,
+            title=title,
+            periods_per_year=periods_per_year,
+        )
+
+    def tearsheet(
+        self,
+        path: Any,
+        benchmark: pd.Series | None = None,
+        *,
+        title: str = "qresearch backtest",
+        periods_per_year: int = 252,
+        risk_free: float = 0.0,
+    ) -> Any:
+        """Write quantstats' HTML tearsheet of the returns to ``path``; return the path.
+
+        Never downloads: ``benchmark`` must be a return Series. See
+        :func:`qresearch.evaluation.tearsheet.write_tearsheet`.
+        """
+        from qresearch.evaluation.tearsheet import write_tearsheet
+
+        return write_tearsheet(
+            self._single_returns("tearsheet"),
+            path,
+            benchmark=benchmark,
+            title=title,
+            periods_per_year=periods_per_year,
+            risk_free=risk_free,
+        )
+
     def to_vectorbt(self, freq: str = "1D") -> Any:
         """Return a vectorbt Portfolio of the same fills (see :func:`.vbt.to_vectorbt`)."""
         from qresearch.backtest.vbt import to_vectorbt

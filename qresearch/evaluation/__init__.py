@@ -1,4 +1,7 @@
-"""Evaluation: performance statistics (quantstats definitions)."""
+"""Evaluation: performance statistics (quantstats definitions), plots and tearsheets.
+
+Plots (plotly) and tearsheets (quantstats) load their libraries only when called.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ from qresearch.evaluation.metrics import (
     value_at_risk,
     volatility,
 )
+from qresearch.evaluation.plots import monthly_returns_table, plot_performance, rolling_sharpe
+from qresearch.evaluation.tearsheet import write_tearsheet
 
 __all__ = [
     "cagr",
@@ -22,10 +27,14 @@ __all__ = [
     "cvar",
     "drawdown",
     "max_drawdown",
+    "monthly_returns_table",
+    "plot_performance",
+    "rolling_sharpe",
     "sharpe",
     "sortino",
     "stats",
     "trade_stats",
     "value_at_risk",
     "volatility",
+    "write_tearsheet",
 ]

@@ -72,3 +72,25 @@ def test_no_trades_gives_empty_frame() -> None:
     close = pd.DataFrame({"A": [10.0] * 4}, index=IDX)
     res = from_weights(close, close * np.nan)
     assert res.trades.empty and "pnl" in res.trades.columns
+
+
+def test_plot_and_tearsheet_from_result(tmp_path) -> None:
+    from qresearch.exceptions import ParameterError
+
+    idx = pd.bdate_range("2020-01-01", periods=300, name="timestamp")
+    rng = np.random.default_rng(0)
+    close = pd.DataFrame(
+        100 * np.exp(np.cumsum(rng.normal(0, 0.01, (300, 2)), axis=0)), idx, ["A", "B"]
+    )
+    w = pd.DataFrame(np.nan, index=idx, columns=close.columns)
+    w.iloc[::20] = 0.5
+    res = from_weights(close, w, init_cash=100.0)
+    fig = res.plot(title="demo")
+    assert "Drawdown" in {t.name for t in fig.data}
+    path = res.tearsheet(tmp_path / "t.html", title="my tearsheet")
+    assert "my tearsheet" in path.read_text()
+    sweep = from_weights(close, pd.concat({1: w, 2: w}, axis=1))
+    with pytest.raises(ParameterError, match="plot shows one portfolio"):
+        sweep.plot()
+    with pytest.raises(ParameterError, match="tearsheet shows one portfolio"):
+        sweep.tearsheet(tmp_path / "x.html")

@@ -1,0 +1,319 @@
+"""Interactive performance charts of a return series (plotly).
+
+:func:`plot_performance` draws one figure with the cumulative growth of 1 (against a
+benchmark when given), the drawdown, the rolling Sharpe ratio and a heatmap of
+monthly returns. plotly is imported when the function is called, so importing this
+module stays light; it comes with the ``report`` extra (``pip install
+"qresearch[report]"``).
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from qresearch._optional import import_optional
+from qresearch.evaluation.metrics import _check_periods, _clean, drawdown
+from qresearch.exceptions import AlignmentError, ParameterError
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+__all__ = ["monthly_returns_table", "plot_performance", "rolling_sharpe"]
+
+_MONTHS = list(calendar.month_abbr)[1:]
+
+
+def _returns_series(returns: Any, name: str = "returns", min_length: int = 1) -> pd.Series:
+    # A float Series on a sorted, unique DatetimeIndex with its NaN rows dropped.
+    r = _clean(returns, name)
+    if len(r) < min_length:
+        raise ParameterError(
+            f"{name} has {len(r)} non-NaN values; at least {min_length} are needed."
+        )
+    if not isinstance(r.index, pd.DatetimeIndex):
+        raise ParameterError(
+            f"{name} must have a DatetimeIndex; got a {type(r.index).__name__}. "
+            "Index the returns by timestamp (e.g. BacktestResult.returns)."
+        )
+    if r.index.has_duplicates:
+        first = r.index[r.index.duplicated()][0]
+        raise ParameterError(
+            f"{name} has duplicate timestamps (first: {first}); keep one row per timestamp."
+        )
+    if not r.index.is_monotonic_increasing:
+        raise ParameterError(f"{name} is not sorted by timestamp; call {name}.sort_index() first.")
+    return r
+
+
+def _aligned_benchmark(benchmark: Any, index: pd.DatetimeIndex) -> pd.Series:
+    # The benchmark's returns at exactly the strategy's timestamps; never fills gaps.
+    if isinstance(benchmark, str):
+        raise ParameterError(
+            f"benchmark must be a pandas Series of returns; got the string {benchmark!r}. "
+            "qresearch never downloads data: load the benchmark's prices (from your lake "
+            "or qr.datasets.load_sample) and pass prices.pct_change()."
+        )
+    b = _returns_series(benchmark, "benchmark")
+    if (index.tz is None) != (b.index.tz is None):
+        raise AlignmentError(
+            f"returns and benchmark disagree on time zones (returns: {index.tz}, "
+            f"benchmark: {b.index.tz}); convert one with tz_localize / tz_convert first."
+        )
+    missing = index[~index.isin(b.index)]
+    if len(missing):
+        raise AlignmentError(
+            f"benchmark does not cover the returns index: no benchmark return at "
+            f"{missing[0]} (first of {len(missing)} missing timestamps). Pass a benchmark "
+            "with a value at every timestamp of returns, e.g. "
+            "benchmark.reindex(returns.index).fillna(0.0) to treat the gaps as flat."
+        )
+    return b.reindex(index)
+
+
+def _check_window(rolling_window: Any, n_returns: int) -> int:
+    if isinstance(rolling_window, bool) or not isinstance(rolling_window, int | np.integer):
+        raise ParameterError(
+            f"The 'rolling_window' parameter must be an integer number of periods >= 2; "
+            f"got {rolling_window!r}."
+        )
+    if rolling_window < 2:
+        raise ParameterError(
+            f"The 'rolling_window' parameter must be >= 2 (a standard deviation needs two "
+            f"returns); got {rolling_window}."
+        )
+    if rolling_window > n_returns:
+        raise ParameterError(
+            f"The 'rolling_window' parameter ({rolling_window}) exceeds the {n_returns} "
+            "returns; pass a smaller window or a longer return series."
+        )
+    return int(rolling_window)
+
+
+def monthly_returns_table(returns: pd.Series) -> pd.DataFrame:
+    """Return compounded monthly returns in percent, one row per year.
+
+    Parameters
+    ----------
+    returns : pandas.Series
+        Simple periodic returns on a DatetimeIndex (NaN rows are dropped).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index the years, columns the months 1..12; each cell is ``(prod(1 + r) - 1) *
+        100`` over the returns of that month, NaN for a month without returns.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> idx = pd.to_datetime(["2024-01-02", "2024-01-03", "2024-03-01"])
+    >>> t = monthly_returns_table(pd.Series([0.1, 0.1, -0.5], index=idx))
+    >>> t.loc[2024, [1, 2, 3]].round(6).tolist()
+    [21.0, nan, -50.0]
+    """
+    r = _returns_series(returns)
+    growth = (1.0 + r).groupby([r.index.year, r.index.month]).prod() - 1.0
+    table = (growth * 100.0).unstack().reindex(columns=range(1, 13))
+    table.index.name, table.columns.name = "year", "month"
+    return table
+
+
+def rolling_sharpe(
+    returns: pd.Series, rolling_window: int = 126, periods_per_year: float = 252
+) -> pd.Series:
+    """Return the rolling annualized Sharpe ratio (no risk-free rate).
+
+    Each value is ``mean / std(ddof=1) * sqrt(periods_per_year)`` over the last
+    ``rolling_window`` returns, as :func:`qresearch.evaluation.sharpe`; NaN for the
+    first ``rolling_window - 1`` periods and for windows without dispersion.
+
+    Parameters
+    ----------
+    returns : pandas.Series
+        Simple periodic returns on a DatetimeIndex (NaN rows are dropped).
+    rolling_window : int, default 126
+        Number of returns per window (>= 2).
+    periods_per_year : float, default 252
+        Periods per year: 252 daily, 52 weekly, 12 monthly.
+
+    Returns
+    -------
+    pandas.Series
+        On the index of the non-NaN returns, named ``"rolling_sharpe"``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> idx = pd.date_range("2024-01-01", periods=4)
+    >>> rolling_sharpe(pd.Series([0.01, 0.03, 0.02, 0.02], index=idx), 2, 1).round(4).tolist()
+    [nan, 1.4142, 3.5355, nan]
+    """
+    p = _check_periods(periods_per_year)
+    r = _returns_series(returns)
+    window = _check_window(rolling_window, len(r))
+    rolling = r.rolling(window)
+    sd = rolling.std(ddof=1)
+    out = rolling.mean() / sd.where(sd > 0) * math.sqrt(p)
+    out.name = "rolling_sharpe"
+    return out
+
+
+def plot_performance(
+    returns: pd.Series,
+    *,
+    benchmark: pd.Series | None = None,
+    title: str = "qresearch backtest",
+    periods_per_year: float = 252,
+    rolling_window: int = 126,
+    log_scale: bool = False,
+) -> go.Figure:
+    """Plot cumulative growth, drawdown, rolling Sharpe and monthly returns.
+
+    Parameters
+    ----------
+    returns : pandas.Series
+        Simple periodic returns of the strategy on a sorted DatetimeIndex (NaN rows
+        are dropped), e.g. ``BacktestResult.returns``.
+    benchmark : pandas.Series, optional
+        Simple returns of a benchmark. It must have a value at every timestamp of
+        ``returns``; it is read at those timestamps only.
+    title : str, default "qresearch backtest"
+        Figure title.
+    periods_per_year : float, default 252
+        Periods per year, used to annualize the rolling Sharpe ratio.
+    rolling_window : int, default 126
+        Number of returns per rolling Sharpe window.
+    log_scale : bool, default False
+        Draw the cumulative growth on a logarithmic axis.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Four stacked panels sharing the time axis, then the heatmap:
+
+        1. growth of 1, ``cumprod(1 + r)`` (traces named after the series, or
+           ``"Strategy"`` / ``"Benchmark"``);
+        2. ``"Drawdown"``: :func:`qresearch.evaluation.drawdown`, as a fraction;
+        3. ``"Rolling Sharpe"``: :func:`rolling_sharpe`;
+        4. ``"Monthly returns"``: :func:`monthly_returns_table` (percent), years x
+           months.
+
+    Raises
+    ------
+    ParameterError
+        For empty or non-datetime returns, a bad window or periods_per_year, or a
+        benchmark given as a ticker string.
+    AlignmentError
+        When the benchmark misses a timestamp of the returns (the message names it).
+    OptionalDependencyError
+        When plotly is not installed (``pip install "qresearch[report]"``).
+
+    Examples
+    --------
+    >>> from qresearch.datasets import load_sample
+    >>> r = load_sample("stocks")["AAPL"].pct_change().loc["2014"]
+    >>> fig = plot_performance(r, rolling_window=63)
+    >>> [trace.name for trace in fig.data]
+    ['AAPL', 'Drawdown', 'Rolling Sharpe', 'Monthly returns']
+    """
+    graph_objects = import_optional("plotly.graph_objects", extra="report")
+    subplots = import_optional("plotly.subplots", extra="report")
+    if not isinstance(title, str):
+        raise ParameterError(f"The 'title' parameter must be a string; got {title!r}.")
+    p = _check_periods(periods_per_year)
+    r = _returns_series(returns)
+    window = _check_window(rolling_window, len(r))
+    bench = None if benchmark is None else _aligned_benchmark(benchmark, r.index)
+
+    fig = subplots.make_subplots(
+        rows=4,
+        cols=1,
+        row_heights=[0.36, 0.16, 0.16, 0.32],
+        vertical_spacing=0.05,
+        subplot_titles=(
+            "Growth of 1",
+            "Drawdown",
+            f"Rolling Sharpe ({window} periods)",
+            "Monthly returns (%)",
+        ),
+    )
+    strategy_name = "Strategy" if r.name is None else str(r.name)
+    fig.add_trace(
+        graph_objects.Scatter(
+            x=r.index, y=(1.0 + r).cumprod().to_numpy(), name=strategy_name, mode="lines"
+        ),
+        row=1,
+        col=1,
+    )
+    if bench is not None:
+        fig.add_trace(
+            graph_objects.Scatter(
+                x=bench.index,
+                y=(1.0 + bench).cumprod().to_numpy(),
+                name="Benchmark" if bench.name is None else str(bench.name),
+                mode="lines",
+                line={"color": "gray"},
+            ),
+            row=1,
+            col=1,
+        )
+    fig.add_trace(
+        graph_objects.Scatter(
+            x=r.index,
+            y=drawdown(r).to_numpy(),
+            name="Drawdown",
+            mode="lines",
+            fill="tozeroy",
+            line={"color": "firebrick"},
+            showlegend=False,
+        ),
+        row=2,
+        col=1,
+    )
+    fig.add_trace(
+        graph_objects.Scatter(
+            x=r.index,
+            y=rolling_sharpe(r, window, p).to_numpy(),
+            name="Rolling Sharpe",
+            mode="lines",
+            line={"color": "darkslateblue"},
+            showlegend=False,
+        ),
+        row=3,
+        col=1,
+    )
+    table = monthly_returns_table(r)
+    fig.add_trace(
+        graph_objects.Heatmap(
+            z=table.to_numpy(),
+            x=_MONTHS,
+            y=[str(year) for year in table.index],
+            name="Monthly returns",
+            colorscale="RdYlGn",
+            zmid=0.0,
+            texttemplate="%{z:.1f}",
+            hovertemplate="%{y} %{x}: %{z:.2f}%<extra></extra>",
+            showscale=False,
+        ),
+        row=4,
+        col=1,
+    )
+    # The three time-series panels zoom together; the heatmap has its own axes.
+    fig.update_xaxes(matches="x", row=2, col=1)
+    fig.update_xaxes(matches="x", row=3, col=1)
+    fig.update_yaxes(type="log" if log_scale else "linear", row=1, col=1)
+    fig.update_yaxes(tickformat=".0%", row=2, col=1)
+    fig.update_yaxes(type="category", autorange="reversed", row=4, col=1)
+    fig.update_layout(
+        title={"text": title},
+        height=1100,
+        hovermode="x unified",
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0.0},
+        margin={"t": 110},
+    )
+    return fig

@@ -1,0 +1,229 @@
+"""Write quantstats' full HTML tearsheet offline, quietly and atomically.
+
+:func:`write_tearsheet` wraps :func:`quantstats.reports.html` so that it
+
+- never touches the network: the benchmark must be a return Series (quantstats would
+  download a ticker string with yfinance);
+- leaks no warnings or font-lookup log records from quantstats' dependencies;
+- renders with matplotlib's Agg backend and leaves the caller's matplotlib state
+  (backend, rcParams, open figures, interactive mode) as it found it, except that
+  Agg stays selected when no backend had been chosen yet;
+- writes the report through a temporary file in the target folder, so a failure
+  leaves no half-written report.
+
+quantstats comes with the ``report`` extra (``pip install "qresearch[report]"``) and
+is imported when the function is called.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+import math
+import os
+import sys
+import uuid
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from qresearch._optional import import_optional
+from qresearch.evaluation.plots import _aligned_benchmark, _returns_series
+from qresearch.exceptions import ParameterError
+
+__all__ = ["write_tearsheet"]
+
+# rcParams that quantstats sets when it is first imported (a seaborn theme, Arial).
+# qresearch imports it inside rc_context, so the caller's rcParams are restored, and
+# re-applies this style only while a tearsheet is drawn.
+_QUANTSTATS_STYLE: dict[str, Any] = {}
+
+
+def _selected_backend(mpl: ModuleType) -> str | None:
+    # The chosen matplotlib backend, or None while matplotlib would still pick one.
+    try:
+        backend = mpl.get_backend(auto_select=False)
+    except TypeError:  # matplotlib < 3.10
+        backend = mpl.rcParams._get_backend_or_none()
+    return None if backend is None else str(backend)
+
+
+@contextlib.contextmanager
+def _offscreen_matplotlib(mpl: ModuleType, plt: ModuleType) -> Iterator[None]:
+    # Draw with Agg, non-interactively and without font-lookup log noise; then restore
+    # the backend, rcParams, interactive mode and logger, and close the new figures.
+    previous = _selected_backend(mpl)
+    open_before = set(plt.get_fignums())
+    font_logger = logging.getLogger("matplotlib.font_manager")
+    font_level = font_logger.level
+    font_logger.setLevel(logging.ERROR)  # "findfont: Font family 'Arial' not found."
+    try:
+        # switch_backend closes every open figure: switch only when none is open. The
+        # caller's figures otherwise stay, and ours are drawn on their backend (ioff).
+        if previous is None or (previous.lower() != "agg" and not open_before):
+            plt.switch_backend("agg")
+        with mpl.rc_context(), plt.ioff():
+            yield
+    finally:
+        font_logger.setLevel(font_level)
+        for number in set(plt.get_fignums()) - open_before:
+            plt.close(number)
+        if previous is not None and _selected_backend(mpl) != previous:
+            plt.switch_backend(previous)
+
+
+def _import_quantstats(mpl: ModuleType) -> ModuleType:
+    # Import quantstats (inside rc_context) and remember the style its import sets.
+    if "quantstats" in sys.modules:
+        return import_optional("quantstats", extra="report")
+    before = mpl.rcParams.copy()
+    quantstats = import_optional("quantstats", extra="report")
+    after = mpl.rcParams.copy()
+    _QUANTSTATS_STYLE.update(
+        {key: after[key] for key in after if key != "backend" and after[key] != before[key]}
+    )
+    return quantstats
+
+
+def _check_periods_per_year(periods_per_year: Any) -> int:
+    ok = isinstance(periods_per_year, int | float | np.integer | np.floating) and not isinstance(
+        periods_per_year, bool
+    )
+    if not (ok and periods_per_year > 0 and float(periods_per_year).is_integer()):
+        raise ParameterError(
+            "The 'periods_per_year' parameter must be a positive whole number (252 for "
+            f"daily, 52 weekly, 12 monthly); got {periods_per_year!r}."
+        )
+    return int(periods_per_year)
+
+
+def _check_not_prices(r: pd.Series, name: str) -> None:
+    # quantstats treats a series with min >= 0 and max > 1 as prices and differences it.
+    if len(r) and r.min() >= 0 and r.max() > 1:
+        raise ParameterError(
+            f"{name} looks like prices, not returns (all >= 0, max {r.max():g}); quantstats "
+            "would difference it. Pass simple returns, e.g. prices.pct_change()."
+        )
+
+
+def write_tearsheet(
+    returns: pd.Series,
+    path: str | os.PathLike[str],
+    *,
+    benchmark: pd.Series | None = None,
+    title: str = "qresearch backtest",
+    periods_per_year: int = 252,
+    risk_free: float = 0.0,
+) -> Path:
+    """Write quantstats' full HTML tearsheet of a return series, offline.
+
+    Parameters
+    ----------
+    returns : pandas.Series
+        Simple periodic returns on a sorted DatetimeIndex, e.g.
+        ``BacktestResult.returns``. NaN rows are dropped; a tz-aware index is made
+        naive in its own time zone (wall-clock dates are kept).
+    path : str or os.PathLike
+        The HTML file to write; missing parent folders are created and an existing
+        file is replaced.
+    benchmark : pandas.Series, optional
+        Simple returns of a benchmark with a value at every timestamp of
+        ``returns`` (read at those timestamps only). A ticker string is refused:
+        qresearch never downloads data.
+    title : str, default "qresearch backtest"
+        Report title (HTML-escaped).
+    periods_per_year : int, default 252
+        Periods per year: 252 daily, 52 weekly, 12 monthly.
+    risk_free : float, default 0.0
+        Annual risk-free rate (quantstats ``rf``).
+
+    Returns
+    -------
+    pathlib.Path
+        The path of the written report.
+
+    Raises
+    ------
+    ParameterError
+        For returns that are not a Series on a DatetimeIndex, have fewer than two
+        non-NaN values or look like prices; a benchmark that is not a Series; bad
+        ``title``, ``periods_per_year`` or ``risk_free``; ``path`` a folder.
+    AlignmentError
+        When the benchmark misses a timestamp of the returns (the message names it).
+    OptionalDependencyError
+        When quantstats is not installed (``pip install "qresearch[report]"``).
+
+    Notes
+    -----
+    quantstats draws with matplotlib. The charts are rendered with the Agg backend
+    when no figure is open (the previous backend is restored afterwards); with open
+    figures the current backend is kept, non-interactively, and only the figures made
+    here are closed. When no backend had been chosen yet (a plain script that has
+    not plotted), Agg stays selected, as ``matplotlib.use("Agg")`` would. rcParams,
+    warning filters and the interactive mode are restored. The HTML links a favicon
+    and quantstats.io, which a browser may fetch when the report is opened.
+
+    Examples
+    --------
+    >>> from qresearch.datasets import load_sample
+    >>> r = load_sample("stocks")["AAPL"].pct_change().loc["2014"]
+    >>> write_tearsheet(r, "reports/aapl.html", title="AAPL 2014")  # doctest: +SKIP
+    PosixPath('reports/aapl.html')
+    """
+    if not isinstance(title, str):
+        raise ParameterError(f"The 'title' parameter must be a string; got {title!r}.")
+    periods = _check_periods_per_year(periods_per_year)
+    if isinstance(risk_free, bool) or not (
+        isinstance(risk_free, int | float | np.integer | np.floating) and math.isfinite(risk_free)
+    ):
+        raise ParameterError(
+            f"The 'risk_free' parameter must be a finite annual rate such as 0.02; "
+            f"got {risk_free!r}."
+        )
+    r = _returns_series(returns, min_length=2)
+    _check_not_prices(r, "returns")
+    bench = None
+    if benchmark is not None:
+        bench = _aligned_benchmark(benchmark, r.index)
+        _check_not_prices(bench, "benchmark")
+        bench.name = "Benchmark" if bench.name is None else str(bench.name)
+    if r.index.tz is not None:
+        r = r.tz_localize(None)
+        bench = None if bench is None else bench.tz_localize(None)
+    out = Path(path)
+    if out.is_dir():
+        raise ParameterError(f"path {str(out)!r} is a folder; pass a file name such as x.html.")
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        mpl = import_optional("matplotlib", extra="report")
+        plt = import_optional("matplotlib.pyplot", extra="report")
+        with _offscreen_matplotlib(mpl, plt):
+            quantstats = _import_quantstats(mpl)
+            mpl.rcParams.update(_QUANTSTATS_STYLE)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            # A unique name beside the target, so os.replace is atomic and the file
+            # gets the usual permissions (mkstemp would create it 0600).
+            tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}.tmp")
+            try:
+                quantstats.reports.html(
+                    r,
+                    benchmark=bench,
+                    rf=float(risk_free),
+                    title=html.escape(title),
+                    output=str(tmp),
+                    periods_per_year=periods,
+                    download_filename=out.name,
+                    strategy_title="Strategy" if r.name is None else str(r.name),
+                )
+                os.replace(tmp, out)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+    return out
