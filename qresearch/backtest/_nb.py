@@ -214,6 +214,15 @@ def simulate_weights_py(
                         write_order_py(records, n_orders, c, i, size, px, fee, side, 1)
                         n_orders += 1
                     pos[c] = 0.0
+            # Bars without any target in this group trade nothing: skip the sort.
+            has_target = False
+            for c in range(start, end):
+                if not math.isnan(target[i, c]):
+                    has_target = True
+                    break
+            if not has_target:
+                start = end
+                continue
             value = cash[g]
             for c in range(start, end):
                 if pos[c] != 0.0:

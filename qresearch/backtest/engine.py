@@ -59,6 +59,11 @@ def _array(panel: pd.DataFrame) -> np.ndarray:
     return np.ascontiguousarray(panel.to_numpy(dtype=np.float64, na_value=np.nan))
 
 
+def _tile(a: np.ndarray, n: int) -> np.ndarray:
+    # Repeat the columns of `a` n times (once: `a` itself, no copy).
+    return a if n == 1 else np.tile(a, (1, n))
+
+
 def _volume_inputs(
     prices: Any, close: pd.DataFrame, costs: Costs, n_groups: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -243,9 +248,8 @@ def from_weights(
         target = pd.DataFrame(target).ffill().to_numpy()
     if mode != "close":
         target = np.vstack([np.full((1, target.shape[1]), np.nan), target[:-1]])
-    tile = (1, n_groups)
-    close_arr = np.tile(_array(close), tile)
-    exec_arr = np.tile(_array(exec_panel), tile)
+    close_arr = _tile(_array(close), n_groups)
+    exec_arr = close_arr if exec_panel is close else _tile(_array(exec_panel), n_groups)
     valid = ~np.isnan(close_arr)
     rows = np.arange(len(close_arr))[:, None]
     last_valid = np.where(valid, rows, -1).max(axis=0).astype(np.int64)
@@ -258,8 +262,8 @@ def from_weights(
 
     kernel = _nb.simulate_weights_nb if engine == "numba" else _nb.simulate_weights_py
     cash, equity, pos, traded, fees_paid, recs = kernel(
-        np.ascontiguousarray(exec_arr),
-        np.ascontiguousarray(close_arr),
+        exec_arr,
+        close_arr,
         np.ascontiguousarray(target),
         np.full(n_groups, n_symbols, dtype=np.int64),
         last_valid,
@@ -293,7 +297,7 @@ def from_weights(
         "participation": costs.participation,
     }
     out = _Outputs(cash, equity, pos, traded, fees_paid, recs)
-    return _result(out, prices, close, weights.columns, keys, float(init_cash), config)
+    return _result(out, prices, close, close_arr, weights.columns, keys, float(init_cash), config)
 
 
 class _Outputs(NamedTuple):
@@ -310,6 +314,7 @@ def _result(
     out: _Outputs,
     prices: Any,
     close: pd.DataFrame,
+    close_arr: np.ndarray,
     columns: pd.Index,
     keys: list[Any],
     init_cash: float,
@@ -331,7 +336,6 @@ def _result(
         def per_group(a: np.ndarray, name: str) -> Any:
             return pd.Series(a[:, 0], index=index, name=name)
 
-    tiled = np.tile(_array(close), (1, len(keys)))
     orders = _orders_frame(out.records, index, columns, sweep)
     if exit_reasons is not None:
         # Signal backtests never delist; they say why each position was closed.
@@ -344,7 +348,11 @@ def _result(
         traded_value=per_group(out.traded, "traded_value"),
         fees_paid=per_group(out.fees, "fees"),
         init_cash=init_cash,
-        close=pd.DataFrame(tiled, index=index, columns=columns),
+        # One portfolio: a lazy (copy-on-write) copy of the input; a sweep: the tiled
+        # array, which the kernel call already owns.
+        close=close.copy(deep=False)
+        if not sweep
+        else pd.DataFrame(close_arr, index=index, columns=columns, copy=False),
         config=config,
         high=prices.high if isinstance(prices, Bars) else None,
         low=prices.low if isinstance(prices, Bars) else None,
@@ -541,7 +549,7 @@ def from_signals(
     if mode != "close":
         entry_arr = np.vstack([np.zeros((1, entry_arr.shape[1]), np.bool_), entry_arr[:-1]])
         exit_arr = np.vstack([np.zeros((1, exit_arr.shape[1]), np.bool_), exit_arr[:-1]])
-    tile = (1, n_keys)
+    close_arr = _tile(_array(close), n_keys)
     nan_panel = np.full(entry_arr.shape, np.nan)
     bars = prices if isinstance(prices, Bars) else None
     group_lens = (
@@ -556,11 +564,11 @@ def from_signals(
 
     kernel = _nb.simulate_signals_nb if engine == "numba" else simulate_signals_py
     cash, equity, pos, traded, fees_paid, recs = kernel(
-        np.tile(_array(exec_panel), tile),
-        np.tile(_array(bars.open), tile) if bars else nan_panel,
-        np.tile(_array(bars.high), tile) if bars else nan_panel,
-        np.tile(_array(bars.low), tile) if bars else nan_panel,
-        np.tile(_array(close), tile),
+        close_arr if exec_panel is close else _tile(_array(exec_panel), n_keys),
+        _tile(_array(bars.open), n_keys) if bars else nan_panel,
+        _tile(_array(bars.high), n_keys) if bars else nan_panel,
+        _tile(_array(bars.low), n_keys) if bars else nan_panel,
+        close_arr,
         np.ascontiguousarray(entry_arr),
         np.ascontiguousarray(exit_arr),
         group_lens,
@@ -604,5 +612,5 @@ def from_signals(
     out = _Outputs(cash, equity, pos, traded, fees_paid, recs)
     reasons = np.array(["", "sl", "tp", "time", "signal"])[recs["flag"]]
     return _result(
-        out, prices, close, entries.columns, keys, total_cash, config, exit_reasons=reasons
+        out, prices, close, close_arr, entries.columns, keys, total_cash, config, reasons
     )

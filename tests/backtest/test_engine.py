@@ -299,3 +299,12 @@ def test_impact_needs_bars_and_valid_costs() -> None:
         from_weights(close, close * 0 + 1.0, impact=0.1)
     with pytest.raises(ConfigError, match="participation is a fraction of bar volume"):
         from_weights(close, close * 0 + 1.0, participation=1.5)
+
+
+def test_result_does_not_share_memory_with_inputs() -> None:
+    close = make_close(30, 3, seed=1, ragged=False)
+    w = close * 0 + 0.3
+    res = from_weights(close, w)
+    before = res.close.copy()
+    close.iloc[0, 0] = 999.0
+    pd.testing.assert_frame_equal(res.close, before)
