@@ -149,8 +149,8 @@ def run_demo(out_dir: str | Path = "reports/demo", lake_root: str | Path = "data
         timings["tearsheet"] = time.perf_counter() - t
         print(
             f"       {len(result.orders)} orders; CAGR {headline['cagr']:.2%}, Sharpe "
-            f"{headline['sharpe']:.2f}, max drawdown {headline['max_drawdown']:.2%}, "
-            f"fees {headline['fees']:.2f} on 10000 initial cash"
+            f"{headline['sharpe']:.2f}, max drawdown {headline['max_drawdown']:.2%}; "
+            f"equity 10000 -> {result.equity.iloc[-1]:,.0f} after {headline['fees']:,.0f} fees"
         )
 
         coverage = lake.coverage()
