@@ -14,7 +14,7 @@ True
 from __future__ import annotations
 
 from qresearch import __version__ as __version__
-from qresearch import backtest, config, data, datasets, evaluation, exceptions
+from qresearch import backtest, config, data, datasets, evaluation, exceptions, portfolio
 from qresearch.backtest import BacktestResult, from_weights
 from qresearch.config import Config, DemoConfig
 from qresearch.data import Bars, Lake, align, validate_bars
@@ -38,5 +38,6 @@ __all__ = [
     "exceptions",
     "from_weights",
     "load_sample",
+    "portfolio",
     "validate_bars",
 ]

@@ -43,6 +43,7 @@ def _loaded_after(statement: str) -> set[str]:
         "import qresearch.data",
         "import qresearch.backtest",
         "import qresearch.evaluation",
+        "import qresearch.portfolio",
     ],
 )
 def test_import_is_light(statement: str) -> None:

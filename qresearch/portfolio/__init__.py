@@ -1,0 +1,29 @@
+"""Portfolio construction: closed-form weights, caps, normalization and lot rounding."""
+
+from __future__ import annotations
+
+from qresearch.portfolio.weights import (
+    bottom_n,
+    cap_weights,
+    discrete_allocation,
+    equal_weights,
+    group_caps,
+    inverse_vol_weights,
+    normalize,
+    rank_weights,
+    top_n,
+    vol_scaled_weights,
+)
+
+__all__ = [
+    "bottom_n",
+    "cap_weights",
+    "discrete_allocation",
+    "equal_weights",
+    "group_caps",
+    "inverse_vol_weights",
+    "normalize",
+    "rank_weights",
+    "top_n",
+    "vol_scaled_weights",
+]
