@@ -179,18 +179,15 @@ def run_demo(out_dir: str | Path = "reports/demo", lake_root: str | Path = "data
 
 
 def _demo_backtest() -> Any:
-    # Month-end top-5 by 126-day momentum among listed stocks, equal weight, traded at
-    # the next close with 10 bps fees (the reference research pipeline's strategy).
+    # Month-end top-5 by 126-day momentum among stocks with a full 126-day history,
+    # equal weight (qr.portfolio.rebalance), traded at the next close with 10 bps fees.
     from qresearch.backtest import from_weights
-    from qresearch.data import rebalance_dates
     from qresearch.datasets import load_sample
+    from qresearch.portfolio import rebalance
 
     close = load_sample("stocks")
     momentum = close.pct_change(126, fill_method=None)
-    ends = rebalance_dates(close.index, every="month_end")
-    ranks = momentum.loc[ends].rank(axis=1, ascending=False)
-    weights = (ranks <= 5).astype(float).div(5).where(close.loc[ends].notna(), 0.0)
-    weights = weights[momentum.loc[ends].notna().sum(axis=1) >= 5].reindex(close.index)
+    weights = rebalance(close, momentum, every="ME", lookback=126, method="equal", top_n=5)
     return from_weights(close, weights, fees=0.001, init_cash=10_000.0)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from qresearch.portfolio.rebalancing import rebalance
 from qresearch.portfolio.weights import (
     bottom_n,
     cap_weights,
@@ -24,6 +25,7 @@ __all__ = [
     "inverse_vol_weights",
     "normalize",
     "rank_weights",
+    "rebalance",
     "top_n",
     "vol_scaled_weights",
 ]
