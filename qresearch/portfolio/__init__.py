@@ -1,7 +1,8 @@
-"""Portfolio construction: closed-form weights, caps, normalization and lot rounding."""
+"""Portfolio construction: weights, walk-forward rebalancing and risk overlays."""
 
 from __future__ import annotations
 
+from qresearch.portfolio import risk
 from qresearch.portfolio.rebalancing import rebalance
 from qresearch.portfolio.weights import (
     bottom_n,
@@ -26,6 +27,7 @@ __all__ = [
     "normalize",
     "rank_weights",
     "rebalance",
+    "risk",
     "top_n",
     "vol_scaled_weights",
 ]
