@@ -86,6 +86,15 @@ def write_order_py(
     rec["flag"] = flag
 
 
+def ensure_capacity_py(records: Any, n: int) -> Any:
+    # Room for record n: the same array, or a copy twice as large (amortized growth).
+    if n < records.shape[0]:
+        return records
+    grown = np.empty(max(2 * records.shape[0], 64), dtype=ORDER_DTYPE)
+    grown[:n] = records[:n]
+    return grown
+
+
 def value_bar_py(
     i: int,
     close: Any,
@@ -134,6 +143,10 @@ def simulate_weights_py(
     adv: Any,
     impact: float,
     participation: float,
+    risk_max_drawdown: float,
+    risk_bar_loss: float,
+    risk_losing_bars: int,
+    risk_cooldown: int,
     max_orders: int,
 ) -> tuple[Any, ...]:
     """Simulate cash-shared target-weight portfolios, one per group of columns.
@@ -163,14 +176,23 @@ def simulate_weights_py(
     participation : float
         Largest order as a fraction of the bar's volume (NaN: no cap); the rest of
         the order is not filled.
+    risk_max_drawdown, risk_bar_loss : float
+        Halt when equity falls this fraction below its running peak, or loses this
+        fraction in one bar (NaN: no limit).
+    risk_losing_bars : int
+        Halt after this many consecutive losing bars (0: no limit).
+    risk_cooldown : int
+        After a halt, bars to stay flat after the liquidation bar before the latest
+        targets apply again (-1: stay flat to the end).
     max_orders : int
-        Capacity of the order records (0: keep none).
+        Initial capacity of the order records, grown as needed (0: keep none).
 
     Returns
     -------
     tuple
         ``cash (T, G), equity (T, G), positions (T, C), traded (T, G), fees_paid (T, G),
-        records (n,) structured`` where ``traded`` is the absolute value traded.
+        records (n,) structured`` where ``traded`` is the absolute value traded;
+        ``flag`` is 1 for a delisting close, 2 for a risk-limit liquidation.
     """
     n_rows, n_cols = exec_price.shape
     n_groups = group_lens.shape[0]
@@ -187,6 +209,17 @@ def simulate_weights_py(
     last_close = np.full(n_cols, np.nan)
     cash = np.full(n_groups, init_cash)
     keys = np.empty(n_cols)
+    # Risk-limit state per group: pending liquidation, halted through bar, pending
+    # resume, last row with targets, running peak, losing streak.
+    risk_on = (
+        not math.isnan(risk_max_drawdown) or not math.isnan(risk_bar_loss) or risk_losing_bars > 0
+    )
+    liquidate = np.zeros(n_groups, dtype=np.bool_)
+    halted_to = np.full(n_groups, -1, dtype=np.int64)
+    resume = np.zeros(n_groups, dtype=np.bool_)
+    last_row = np.full(n_groups, -1, dtype=np.int64)
+    peak = np.full(n_groups, init_cash)
+    streak = np.zeros(n_groups, dtype=np.int64)
 
     for i in range(n_rows):
         for c in range(n_cols):
@@ -210,7 +243,8 @@ def simulate_weights_py(
                         side = BUY
                     traded_out[i, g] += size * px
                     fees_out[i, g] += fee
-                    if n_orders < max_orders:
+                    if max_orders > 0:
+                        records = ensure_capacity_py(records, n_orders)
                         write_order_py(records, n_orders, c, i, size, px, fee, side, 1)
                         n_orders += 1
                     pos[c] = 0.0
@@ -220,6 +254,23 @@ def simulate_weights_py(
                 if not math.isnan(target[i, c]):
                     has_target = True
                     break
+            # Risk limits: mode 0 normal, 1 liquidate, 2 halted, 3 resume (latest targets).
+            mode = 0
+            src = i
+            if risk_on:
+                if has_target:
+                    last_row[g] = i
+                if liquidate[g]:
+                    mode = 1
+                    liquidate[g] = False
+                elif i <= halted_to[g]:
+                    mode = 2
+                elif resume[g]:
+                    resume[g] = False
+                    if last_row[g] >= 0:
+                        mode = 3
+                        src = last_row[g]
+                has_target = mode == 1 or mode == 3 or (mode == 0 and has_target)
             if not has_target:
                 start = end
                 continue
@@ -230,11 +281,12 @@ def simulate_weights_py(
             if is_close_py(value, 0.0):
                 value = 0.0
             for c in range(start, end):
-                keys[c] = target[i, c] * value - pos[c] * val_price[c]
+                w = 0.0 if mode == 1 else target[src, c]
+                keys[c] = w * value - pos[c] * val_price[c]
             order = np.argsort(keys[start:end], kind="mergesort")
             for j in range(end - start):
                 c = start + order[j]
-                w = target[i, c]
+                w = 0.0 if mode == 1 else target[src, c]
                 px = exec_price[i, c]
                 if math.isnan(w) or math.isnan(px) or math.isnan(value) or value <= 0.0:
                     continue
@@ -311,12 +363,36 @@ def simulate_weights_py(
                     continue
                 traded_out[i, g] += final * adj_price
                 fees_out[i, g] += fee
-                if n_orders < max_orders:
-                    write_order_py(records, n_orders, c, i, final, adj_price, fee, side, 0)
+                if max_orders > 0:
+                    records = ensure_capacity_py(records, n_orders)
+                    flag = 2 if mode == 1 else 0
+                    write_order_py(records, n_orders, c, i, final, adj_price, fee, side, flag)
                     n_orders += 1
             start = end
         # End-of-bar valuation at the close (last known close where NaN).
         value_bar_py(i, close, group_lens, pos, cash, last_close, pos_out, cash_out, equity_out)
+        if risk_on:
+            for g in range(n_groups):
+                if i <= halted_to[g] or liquidate[g]:
+                    continue
+                eq = equity_out[i, g]
+                prev_eq = equity_out[i - 1, g] if i > 0 else init_cash
+                if eq > peak[g]:
+                    peak[g] = eq
+                streak[g] = streak[g] + 1 if eq < prev_eq else 0
+                hit = not math.isnan(risk_max_drawdown) and eq <= peak[g] * (
+                    1.0 - risk_max_drawdown
+                )
+                hit = hit or (
+                    not math.isnan(risk_bar_loss) and eq <= prev_eq * (1.0 - risk_bar_loss)
+                )
+                hit = hit or (risk_losing_bars > 0 and streak[g] >= risk_losing_bars)
+                if hit:
+                    liquidate[g] = True
+                    halted_to[g] = i + 1 + risk_cooldown if risk_cooldown >= 0 else n_rows
+                    resume[g] = risk_cooldown >= 0
+                    streak[g] = 0
+                    peak[g] = eq
     return cash_out, equity_out, pos_out, traded_out, fees_out, records[:n_orders]
 
 
@@ -337,6 +413,7 @@ def _compiled() -> dict[str, Callable[..., Any]]:
     ns["is_close_py"] = njit(cache=True)(is_close_py)
     ns["add_py"] = njit(cache=True)(_rebind(add_py, ns))
     ns["write_order_py"] = njit(cache=True)(write_order_py)
+    ns["ensure_capacity_py"] = njit(cache=True)(ensure_capacity_py)
     from qresearch.backtest._nb_signals import simulate_signals_py, stop_hit_py
 
     ns["stop_hit_py"] = njit(cache=True)(stop_hit_py)

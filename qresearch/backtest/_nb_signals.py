@@ -16,6 +16,7 @@ from qresearch.backtest._nb import (
     ORDER_DTYPE,
     SELL,
     add_py,
+    ensure_capacity_py,
     is_close_py,
     value_bar_py,
     write_order_py,
@@ -228,7 +229,8 @@ def simulate_signals_py(
                     pos[c] = 0.0
                     traded_out[i, g] += qty * adj
                     fees_out[i, g] += fee
-                    if n_orders < max_orders:
+                    if max_orders > 0:
+                        records = ensure_capacity_py(records, n_orders)
                         write_order_py(
                             records, n_orders, c, i, qty, adj, fee, side, flag if flag > 0 else 4
                         )
@@ -301,7 +303,8 @@ def simulate_signals_py(
                     side = SELL
                 traded_out[i, g] += qty * adj
                 fees_out[i, g] += fee
-                if n_orders < max_orders:
+                if max_orders > 0:
+                    records = ensure_capacity_py(records, n_orders)
                     write_order_py(records, n_orders, c, i, qty, adj, fee, side, 0)
                     n_orders += 1
                 sl_ref[c] = adj

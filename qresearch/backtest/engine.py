@@ -13,6 +13,7 @@ from qresearch.backtest.costs import Costs
 from qresearch.backtest.result import BacktestResult
 from qresearch.data.bars import Bars
 from qresearch.exceptions import AlignmentError, ParameterError
+from qresearch.portfolio.risk import RiskLimits
 
 __all__ = ["from_signals", "from_weights"]
 
@@ -131,6 +132,7 @@ def from_weights(
     leverage: float = 1.0,
     impact: float = 0.0,
     participation: float | None = None,
+    risk: RiskLimits | None = None,
     records: bool = True,
     engine: Literal["numba", "python"] = "numba",
 ) -> BacktestResult:
@@ -172,6 +174,10 @@ def from_weights(
         :class:`~qresearch.backtest.costs.Costs`).
     participation : float, optional
         Cap each fill at this fraction of its bar's volume (needs Bars).
+    risk : RiskLimits, optional
+        Path-dependent limits (drawdown halt, bar loss limit, losing streak) checked
+        at each close on the portfolio's equity; a breach liquidates on the next bar
+        (orders flagged ``risk_exit``) and stays flat for the cooldown.
     records : bool, default True
         Keep the per-order records (turn off for large sweeps).
     engine : {"numba", "python"}, default "numba"
@@ -280,6 +286,7 @@ def from_weights(
         adv_arr,
         float(costs.impact),
         np.nan if costs.participation is None else float(costs.participation),
+        *(risk or RiskLimits()).kernel_args(),
         max_orders,
     )
     config = {
@@ -295,6 +302,7 @@ def from_weights(
         "leverage": float(leverage),
         "impact": costs.impact,
         "participation": costs.participation,
+        "risk": None if risk is None else risk.to_dict(),
     }
     out = _Outputs(cash, equity, pos, traded, fees_paid, recs)
     return _result(out, prices, close, close_arr, weights.columns, keys, float(init_cash), config)
@@ -339,7 +347,7 @@ def _result(
     orders = _orders_frame(out.records, index, columns, sweep)
     if exit_reasons is not None:
         # Signal backtests never delist; they say why each position was closed.
-        orders = orders.drop(columns="delisted").assign(exit=exit_reasons)
+        orders = orders.drop(columns=["delisted", "risk_exit"]).assign(exit=exit_reasons)
     return BacktestResult(
         equity=per_group(out.equity, "equity"),
         cash=per_group(out.cash, "cash"),
@@ -374,6 +382,7 @@ def _orders_frame(
             "value": recs["size"] * recs["price"],
             "fees": recs["fees"],
             "delisted": recs["flag"] == 1,
+            "risk_exit": recs["flag"] == 2,
         }
     )
     if sweep:

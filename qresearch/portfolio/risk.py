@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from qresearch._validation import check_aligned, check_panel
-from qresearch.exceptions import ParameterError
+from qresearch.config import Config
+from qresearch.exceptions import ConfigError, ParameterError
 
 __all__ = [
     "DEFAULT_STRESS_WINDOWS",
+    "RiskLimits",
     "cap_leverage",
     "cap_positions",
     "factor_shock",
@@ -33,6 +36,67 @@ DEFAULT_STRESS_WINDOWS: dict[str, tuple[str, str]] = {
     "global financial crisis 2008-09": ("2008-09-01", "2009-03-09"),
     "covid crash 2020-03": ("2020-02-19", "2020-03-23"),
 }
+
+
+@dataclass(frozen=True, kw_only=True)
+class RiskLimits(Config):
+    """Path-dependent risk rules enforced inside the backtest (later: simulator, live).
+
+    When one triggers at the close of a bar, every position is liquidated on the next
+    bar and the book stays flat for ``cooldown_bars`` bars, then the latest target
+    weights apply again. The simulator and the live guard enforce the same object.
+
+    Parameters
+    ----------
+    max_drawdown : float, optional
+        Halt when equity falls this fraction below its running peak (0.2 = 20%).
+    bar_loss_limit : float, optional
+        Halt when equity loses this fraction in one bar (a daily loss limit on daily
+        bars).
+    max_losing_bars : int, optional
+        Halt after this many consecutive losing bars.
+    cooldown_bars : int or None, default None
+        Bars to stay flat after the liquidation bar; None: flat to the end.
+
+    Examples
+    --------
+    >>> RiskLimits(max_drawdown=0.2, cooldown_bars=21).config_id == RiskLimits(
+    ...     max_drawdown=0.2, cooldown_bars=21).config_id
+    True
+    >>> RiskLimits(max_drawdown=1.5)
+    Traceback (most recent call last):
+    ...
+    qresearch.exceptions.ConfigError: RiskLimits.max_drawdown must be in (0, 1) or None; got 1.5.
+    """
+
+    kind: ClassVar[str] = "risk_limits"
+
+    max_drawdown: float | None = None
+    bar_loss_limit: float | None = None
+    max_losing_bars: int | None = None
+    cooldown_bars: int | None = None
+
+    def validate(self) -> None:
+        """Check that fractions are in (0, 1) and counts are positive integers."""
+        for name in ("max_drawdown", "bar_loss_limit"):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, int | float) and 0 < v < 1):
+                raise ConfigError(f"RiskLimits.{name} must be in (0, 1) or None; got {v!r}.")
+        v = self.max_losing_bars
+        if v is not None and not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
+            raise ConfigError(f"RiskLimits.max_losing_bars must be an int >= 1 or None; got {v!r}.")
+        v = self.cooldown_bars
+        if v is not None and not (isinstance(v, int) and not isinstance(v, bool) and v >= 0):
+            raise ConfigError(f"RiskLimits.cooldown_bars must be an int >= 0 or None; got {v!r}.")
+
+    def kernel_args(self) -> tuple[float, float, int, int]:
+        """Return the limits as the backtest kernel takes them (NaN / 0 / -1: none)."""
+        return (
+            math.nan if self.max_drawdown is None else float(self.max_drawdown),
+            math.nan if self.bar_loss_limit is None else float(self.bar_loss_limit),
+            0 if self.max_losing_bars is None else int(self.max_losing_bars),
+            -1 if self.cooldown_bars is None else int(self.cooldown_bars),
+        )
 
 
 def _number(name: str, value: Any, func: str, lo: float = 0.0, strict: bool = True) -> float:

@@ -308,3 +308,65 @@ def test_result_does_not_share_memory_with_inputs() -> None:
     before = res.close.copy()
     close.iloc[0, 0] = 999.0
     pd.testing.assert_frame_equal(res.close, before)
+
+
+def _risk_case():
+    idx = pd.date_range("2024-01-01", periods=8, name="timestamp")
+    close = pd.DataFrame({"A": [100.0, 100.0, 90.0, 80.0, 85.0, 90.0, 95.0, 100.0]}, index=idx)
+    w = pd.DataFrame({"A": [1.0] + [np.nan] * 7}, index=idx)
+    return close, w
+
+
+def test_drawdown_halt_liquidates_next_bar_and_stays_flat() -> None:
+    from qresearch.portfolio.risk import RiskLimits
+
+    close, w = _risk_case()
+    res = from_weights(close, w, init_cash=100.0, risk=RiskLimits(max_drawdown=0.15))
+    # Bought 1 share at 100 (bar 1); 80 at bar 3 is a 20% drawdown -> sold at 85 on bar 4.
+    o = res.orders
+    assert o["side"].tolist() == ["buy", "sell"] and o["risk_exit"].tolist() == [False, True]
+    assert o["timestamp"].iloc[1] == close.index[4] and o["price"].iloc[1] == 85.0
+    assert res.equity.iloc[-1] == pytest.approx(85.0) and res.positions["A"].iloc[-1] == 0.0
+
+
+def test_cooldown_resumes_with_latest_targets() -> None:
+    from qresearch.portfolio.risk import RiskLimits
+
+    close, w = _risk_case()
+    res = from_weights(
+        close, w, init_cash=100.0, risk=RiskLimits(max_drawdown=0.15, cooldown_bars=1)
+    )
+    # Liquidated at 85 (bar 4), flat on bar 5, re-buys at 95 on bar 6.
+    assert res.orders["price"].tolist() == [100.0, 85.0, 95.0]
+    assert res.equity.iloc[-1] == pytest.approx(85.0 / 95.0 * 100.0)
+
+
+def test_bar_loss_and_losing_streak_limits() -> None:
+    from qresearch.portfolio.risk import RiskLimits
+
+    close, w = _risk_case()
+    loss = from_weights(close, w, init_cash=100.0, risk=RiskLimits(bar_loss_limit=0.1))
+    assert loss.orders["timestamp"].iloc[1] == close.index[3]  # -10% on bar 2 -> sold bar 3
+    streak = from_weights(close, w, init_cash=100.0, risk=RiskLimits(max_losing_bars=2))
+    assert streak.orders["timestamp"].iloc[1] == close.index[4]  # bars 2 and 3 lost
+    numba = from_weights(
+        close, w, init_cash=100.0, risk=RiskLimits(max_losing_bars=2, cooldown_bars=0)
+    )
+    python = from_weights(
+        close,
+        w,
+        init_cash=100.0,
+        risk=RiskLimits(max_losing_bars=2, cooldown_bars=0),
+        engine="python",
+    )
+    pd.testing.assert_frame_equal(numba.orders, python.orders, check_exact=True)
+    assert numba.config["risk"]["max_losing_bars"] == 2
+
+
+def test_risk_limits_validation() -> None:
+    from qresearch.portfolio.risk import RiskLimits
+
+    with pytest.raises(ConfigError, match="max_losing_bars must be an int >= 1"):
+        RiskLimits(max_losing_bars=0)
+    with pytest.raises(ConfigError, match="cooldown_bars must be an int >= 0"):
+        RiskLimits(cooldown_bars=-2)
