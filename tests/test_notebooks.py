@@ -11,12 +11,18 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 @pytest.mark.parametrize(
     ("name", "params"),
-    [("01_data_lake.ipynb", {"start": "2013-01-01", "end": "2014-06-30", "symbols": ["ORCL"]})],
+    [
+        ("01_data_lake.ipynb", {"start": "2013-01-01", "end": "2014-06-30", "symbols": ["ORCL"]}),
+        (
+            "03_cross_sectional_momentum.ipynb",
+            {"start": "2010-01-01", "end": "2014-12-31", "top_n": 5},
+        ),
+    ],
 )
 def test_notebook_runs_under_papermill(name: str, params: dict, tmp_path: Path) -> None:
     import papermill as pm
 
-    params = {**params, "lake_root": str(tmp_path / "lake")}
+    params = {**params, "lake_root": str(tmp_path / "lake"), "out_dir": str(tmp_path / "out")}
     out = tmp_path / name
     pm.execute_notebook(
         str(NOTEBOOKS / name), str(out), parameters=params, kernel_name="python3", cwd=str(tmp_path)
@@ -32,4 +38,7 @@ def test_notebook_runs_under_papermill(name: str, params: dict, tmp_path: Path) 
         if o.get("output_type") == "error"
     ]
     assert not errors
-    assert (tmp_path / "lake" / "symbol=ORCL").is_dir()
+    if name.startswith("01"):
+        assert (tmp_path / "lake" / "symbol=ORCL").is_dir()
+    else:
+        assert (tmp_path / "out" / "tearsheet.html").exists()
