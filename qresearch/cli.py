@@ -1,4 +1,4 @@
-"""The ``qresearch`` command: ``demo``, ``ingest``, ``coverage``, ``samples``.
+"""The ``qresearch`` command: ``demo``, ``ingest``, ``coverage``, ``tearsheet``, ``samples``.
 
 Run ``qresearch --help`` for the commands and ``qresearch CMD --help`` for options.
 """
@@ -226,6 +226,33 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_returns(path: str, what: str) -> Any:
+    # A return series from a CSV: first column the dates, the named or only other column.
+    import pandas as pd
+
+    from qresearch.exceptions import ParameterError
+
+    frame = pd.read_csv(path, index_col=0, parse_dates=True)
+    if frame.shape[1] != 1:
+        raise ParameterError(
+            f"{what} file {path!r} must have a date column and one return column; "
+            f"got columns {list(frame.columns)}."
+        )
+    return frame.iloc[:, 0].astype("float64")
+
+
+def _cmd_tearsheet(args: argparse.Namespace) -> int:
+    from qresearch.evaluation.tearsheet import write_tearsheet
+
+    returns = _read_returns(args.returns, "returns")
+    benchmark = _read_returns(args.benchmark, "benchmark") if args.benchmark else None
+    if benchmark is not None:
+        benchmark = benchmark.reindex(returns.index).fillna(0.0)
+    path = write_tearsheet(returns, args.out, benchmark=benchmark, title=args.title)
+    print(f"wrote {path}")
+    return 0
+
+
 def _cmd_samples(args: argparse.Namespace) -> int:
     from qresearch.datasets import describe_samples
 
@@ -255,6 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("coverage", help="print first/last timestamp and rows per symbol")
     p.add_argument("--lake", default="data/lake", help="lake folder (data/lake)")
     p.set_defaults(func=_cmd_coverage)
+
+    p = sub.add_parser("tearsheet", help="write a quantstats HTML tearsheet of a returns CSV")
+    p.add_argument("returns", help="CSV: a date column and one column of simple returns")
+    p.add_argument("--out", default="reports/tearsheet.html", help="output HTML path")
+    p.add_argument("--benchmark", help="CSV of benchmark returns (never downloaded)")
+    p.add_argument("--title", default="qresearch tearsheet")
+    p.set_defaults(func=_cmd_tearsheet)
 
     p = sub.add_parser("samples", help="list the bundled sample datasets")
     p.set_defaults(func=_cmd_samples)

@@ -77,3 +77,28 @@ def test_module_entry_point_runs() -> None:
         [sys.executable, "-m", "qresearch", "nope"], capture_output=True, text=True
     )
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_tearsheet_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from qresearch.datasets import load_sample
+
+    close = load_sample("stocks").loc["2013":"2014"]
+    close["AAPL"].pct_change().dropna().rename("AAPL").to_csv(tmp_path / "r.csv")
+    close["GE"].pct_change().dropna().rename("GE").to_csv(tmp_path / "b.csv")
+    out = tmp_path / "t.html"
+    code = main(
+        [
+            "tearsheet",
+            str(tmp_path / "r.csv"),
+            "--benchmark",
+            str(tmp_path / "b.csv"),
+            "--out",
+            str(out),
+            "--title",
+            "AAPL vs GE",
+        ]
+    )
+    assert code == 0 and "AAPL vs GE" in out.read_text()
+    close[["AAPL", "GE"]].to_csv(tmp_path / "two.csv")
+    assert main(["tearsheet", str(tmp_path / "two.csv"), "--out", str(out)]) == 2
+    assert "one return column" in capsys.readouterr().err
