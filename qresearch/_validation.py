@@ -6,6 +6,7 @@ run once at the public boundary; kernels never re-check.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -218,3 +219,20 @@ def check_columns(df: pd.DataFrame, required: Sequence[str], name: str) -> None:
             f"{name} is missing columns {missing}; a long bars frame needs {list(required)} "
             f"(got {list(df.columns)}). Rename them, e.g. df.rename(columns=str.lower)."
         )
+
+
+def check_number(
+    name: str, value: Any, func: str, *, minimum: float = 0.0, strict: bool = True
+) -> float:
+    """Return ``value`` as a float if it is a finite real number above ``minimum``.
+
+    ``strict`` excludes ``minimum`` itself. Raises :class:`ParameterError` naming
+    the parameter and the function otherwise (booleans are not numbers here).
+    """
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < minimum or (strict and value == minimum):
+        raise ParameterError(
+            f"The {name!r} parameter of {func} must be a finite number "
+            f"{'>' if strict else '>='} {minimum:g}; got {value!r}."
+        )
+    return float(value)

@@ -131,3 +131,17 @@ def test_check_symbols() -> None:
     assert check_symbols("A", ["A", "B"], "symbols") == ["A"]
     with pytest.raises(PanelError, match=r"Unknown symbols in symbols: \['Z'\]"):
         check_symbols(["A", "Z"], ["A", "B"], "symbols")
+
+
+def test_check_number() -> None:
+    from qresearch._validation import check_number
+
+    assert check_number("x", 2, "f") == 2.0
+    assert check_number("x", 0, "f", strict=False) == 0.0
+    for bad in (0, -1, float("nan"), float("inf"), True, "1"):
+        with pytest.raises(
+            ParameterError, match=r"The 'x' parameter of f must be a finite number > 0"
+        ):
+            check_number("x", bad, "f")
+    with pytest.raises(ParameterError, match=">= 1"):
+        check_number("x", 0.5, "f", minimum=1.0, strict=False)

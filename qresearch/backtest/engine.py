@@ -8,7 +8,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
-from qresearch._validation import check_aligned, check_choice, check_panel
+from qresearch._validation import check_aligned, check_choice, check_number, check_panel
 from qresearch.backtest.costs import Costs
 from qresearch.backtest.result import BacktestResult
 from qresearch.data.bars import Bars
@@ -40,19 +40,6 @@ def _prices(
             )
         return close, opens, execution
     return close, close, execution
-
-
-def _check_number(
-    name: str, value: Any, func: str, *, minimum: float, strict: bool = False
-) -> float:
-    # A finite real number above `minimum` (strictly when `strict`), else ParameterError.
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < minimum or (strict and value == minimum):
-        raise ParameterError(
-            f"The {name!r} parameter of {func} must be a finite number "
-            f"{'>' if strict else '>='} {minimum:g}; got {value!r}."
-        )
-    return float(value)
 
 
 def _array(panel: pd.DataFrame) -> np.ndarray:
@@ -224,8 +211,8 @@ def from_weights(
     )
     check_choice("rebalance", rebalance, ["on_change", "always"], "from_weights")
     check_choice("engine", engine, ["numba", "python"], "from_weights")
-    _check_number("init_cash", init_cash, "from_weights", minimum=0.0, strict=True)
-    _check_number("leverage", leverage, "from_weights", minimum=1.0)
+    check_number("init_cash", init_cash, "from_weights", minimum=0.0, strict=True)
+    check_number("leverage", leverage, "from_weights", minimum=1.0, strict=False)
     if not (isinstance(min_trade, int | float) and 0 <= min_trade < 1):
         raise ParameterError(
             f"The 'min_trade' parameter of from_weights is a fraction of portfolio value in "
@@ -422,7 +409,7 @@ def _stop_array(stop: Any, close: pd.DataFrame, name: str) -> np.ndarray:
             )
         values = stop.reindex(close.columns).to_numpy(dtype=np.float64)
     else:
-        _check_number(name, stop, "from_signals", minimum=0.0, strict=True)
+        check_number(name, stop, "from_signals", minimum=0.0, strict=True)
         values = np.full(close.shape[1], float(stop))
     bad = ~np.isnan(values) & ((values <= 0) | ~np.isfinite(values))
     if name == "sl_stop":
@@ -528,7 +515,7 @@ def from_signals(
     check_choice("direction", direction, list(_DIRECTIONS), "from_signals")
     check_choice("size_type", size_type, list(_SIZE_TYPES), "from_signals")
     check_choice("engine", engine, ["numba", "python"], "from_signals")
-    _check_number("init_cash", init_cash, "from_signals", minimum=0.0, strict=True)
+    check_number("init_cash", init_cash, "from_signals", minimum=0.0, strict=True)
     if not (isinstance(size, int | float) and not isinstance(size, bool) and size > 0) or (
         math.isinf(size) and size_type != "amount"
     ):

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from qresearch._validation import check_aligned, check_panel
+from qresearch._validation import check_aligned, check_number, check_panel
 from qresearch.config import Config
 from qresearch.exceptions import ConfigError, ParameterError
 
@@ -99,17 +99,6 @@ class RiskLimits(Config):
         )
 
 
-def _number(name: str, value: Any, func: str, lo: float = 0.0, strict: bool = True) -> float:
-    # A finite number above `lo` (strictly when `strict`), else ParameterError.
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < lo or (strict and value == lo):
-        raise ParameterError(
-            f"The {name!r} parameter of {func} must be a finite number "
-            f"{'>' if strict else '>='} {lo:g}; got {value!r}."
-        )
-    return float(value)
-
-
 def _rows(weights: pd.DataFrame) -> np.ndarray:
     # Positions of the rows that trade (at least one non-NaN weight).
     return np.flatnonzero(weights.notna().any(axis=1).to_numpy())
@@ -145,13 +134,13 @@ def target_volatility(
     check_panel(weights, "weights")
     check_panel(close, "close")
     check_aligned(close, weights, "close", "weights")
-    _number("target_vol", target_vol, "target_volatility")
+    check_number("target_vol", target_vol, "target_volatility")
     if not (isinstance(lookback, int) and lookback >= 2):
         raise ParameterError(
             f"The 'lookback' parameter of target_volatility must be an int >= 2; got {lookback!r}."
         )
     if max_gross is not None:
-        _number("max_gross", max_gross, "target_volatility")
+        check_number("max_gross", max_gross, "target_volatility")
     rets = close.pct_change(fill_method=None).to_numpy()
     w = weights.to_numpy(dtype=np.float64, na_value=np.nan).copy()
     for r in _rows(weights):
@@ -194,10 +183,10 @@ def cap_leverage(
     [0.6666666666666666, 0.3333333333333333, -0.5]
     """
     check_panel(weights, "weights")
-    _number("max_gross", max_gross, "cap_leverage")
+    check_number("max_gross", max_gross, "cap_leverage")
     out = weights.copy()
     if max_net is not None:
-        _number("max_net", max_net, "cap_leverage", strict=False)
+        check_number("max_net", max_net, "cap_leverage", strict=False)
         longs = out.clip(lower=0).sum(axis=1)
         shorts = -out.clip(upper=0).sum(axis=1)
         net = longs - shorts
@@ -216,7 +205,7 @@ def cap_positions(weights: pd.DataFrame, max_weight: float) -> pd.DataFrame:
     Use :func:`qresearch.portfolio.cap_weights` to redistribute the excess instead.
     """
     check_panel(weights, "weights")
-    _number("max_weight", max_weight, "cap_positions")
+    check_number("max_weight", max_weight, "cap_positions")
     return weights.clip(lower=-max_weight, upper=max_weight)
 
 
@@ -236,7 +225,7 @@ def limit_turnover(weights: pd.DataFrame, max_turnover: float) -> pd.DataFrame:
     [[0.5, 0.0], [0.333333, 0.333333]]
     """
     check_panel(weights, "weights")
-    _number("max_turnover", max_turnover, "limit_turnover")
+    check_number("max_turnover", max_turnover, "limit_turnover")
     w = weights.to_numpy(dtype=np.float64, na_value=np.nan).copy()
     prev = np.zeros(w.shape[1])
     for r in _rows(weights):
@@ -259,9 +248,9 @@ def kelly_fraction(
     >>> kelly_fraction(0.08, 0.04), kelly_fraction(0.08, 0.04, fraction=0.5, cap=3.0)
     (1.0, 1.0)
     """
-    _number("variance", variance, "kelly_fraction")
-    _number("fraction", fraction, "kelly_fraction")
-    _number("cap", cap, "kelly_fraction")
+    check_number("variance", variance, "kelly_fraction")
+    check_number("fraction", fraction, "kelly_fraction")
+    check_number("cap", cap, "kelly_fraction")
     return float(np.clip(fraction * expected_return / variance, -cap, cap))
 
 
@@ -275,10 +264,10 @@ def fixed_fractional_size(
     >>> fixed_fractional_size(100_000, 0.01, entry_price=50.0, stop_price=48.0)
     500.0
     """
-    _number("equity", equity, "fixed_fractional_size")
-    _number("risk_per_trade", risk_per_trade, "fixed_fractional_size")
-    _number("entry_price", entry_price, "fixed_fractional_size")
-    _number("stop_price", stop_price, "fixed_fractional_size")
+    check_number("equity", equity, "fixed_fractional_size")
+    check_number("risk_per_trade", risk_per_trade, "fixed_fractional_size")
+    check_number("entry_price", entry_price, "fixed_fractional_size")
+    check_number("stop_price", stop_price, "fixed_fractional_size")
     if stop_price == entry_price:
         raise ParameterError("stop_price must differ from entry_price.")
     return float(equity * risk_per_trade / abs(entry_price - stop_price))
