@@ -22,6 +22,7 @@ _SUBMODULES = frozenset(
         "datasets",
         "evaluation",
         "exceptions",
+        "features",
         "portfolio",
     }
 )

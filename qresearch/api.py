@@ -14,7 +14,16 @@ True
 from __future__ import annotations
 
 from qresearch import __version__ as __version__
-from qresearch import backtest, config, data, datasets, evaluation, exceptions, portfolio
+from qresearch import (
+    backtest,
+    config,
+    data,
+    datasets,
+    evaluation,
+    exceptions,
+    features,
+    portfolio,
+)
 from qresearch.backtest import BacktestResult, from_weights
 from qresearch.config import Config, DemoConfig
 from qresearch.data import Bars, Lake, align, validate_bars
@@ -36,6 +45,7 @@ __all__ = [
     "datasets",
     "evaluation",
     "exceptions",
+    "features",
     "from_weights",
     "load_sample",
     "portfolio",

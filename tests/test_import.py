@@ -44,6 +44,7 @@ def _loaded_after(statement: str) -> set[str]:
         "import qresearch.backtest",
         "import qresearch.evaluation",
         "import qresearch.portfolio",
+        "import qresearch.features",
     ],
 )
 def test_import_is_light(statement: str) -> None:
