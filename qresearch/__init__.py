@@ -23,7 +23,9 @@ _SUBMODULES = frozenset(
         "evaluation",
         "exceptions",
         "features",
+        "model_selection",
         "portfolio",
+        "signals",
     }
 )
 

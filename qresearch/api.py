@@ -22,7 +22,9 @@ from qresearch import (
     evaluation,
     exceptions,
     features,
+    model_selection,
     portfolio,
+    signals,
 )
 from qresearch.backtest import BacktestResult, from_weights
 from qresearch.config import Config, DemoConfig
@@ -48,6 +50,8 @@ __all__ = [
     "features",
     "from_weights",
     "load_sample",
+    "model_selection",
     "portfolio",
+    "signals",
     "validate_bars",
 ]

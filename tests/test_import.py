@@ -45,6 +45,8 @@ def _loaded_after(statement: str) -> set[str]:
         "import qresearch.evaluation",
         "import qresearch.portfolio",
         "import qresearch.features",
+        "import qresearch.signals",
+        "import qresearch.model_selection",
     ],
 )
 def test_import_is_light(statement: str) -> None:
