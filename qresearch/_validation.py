@@ -7,6 +7,7 @@ run once at the public boundary; kernels never re-check.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -236,3 +237,18 @@ def check_number(
             f"{'>' if strict else '>='} {minimum:g}; got {value!r}."
         )
     return float(value)
+
+
+def check_int(name: str, value: Any, func: str, *, minimum: int = 1) -> int:
+    """Return ``value`` as an int if it is an integer >= ``minimum``.
+
+    NumPy integers are accepted, booleans refused. Raises :class:`ParameterError`
+    naming the parameter and the function otherwise.
+    """
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
+    if not ok or int(value) < minimum:
+        raise ParameterError(
+            f"The {name!r} parameter of {func} must be an integer >= {minimum}; "
+            f"got {value!r} instead."
+        )
+    return int(value)

@@ -6,15 +6,14 @@ no feature function ever mutates its input.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from qresearch._validation import check_int as check_int
 from qresearch._validation import check_panel
 from qresearch.data.bars import Bars
-from qresearch.exceptions import AlignmentError, PanelError, ParameterError
+from qresearch.exceptions import AlignmentError, PanelError
 
 
 def float_panel(obj: Any, name: str) -> pd.DataFrame:
@@ -34,17 +33,6 @@ def float_series_or_panel(obj: Any, name: str, func: str) -> pd.DataFrame | pd.S
             )
         return obj.astype("float64")
     return float_panel(obj, name)
-
-
-def check_int(name: str, value: Any, func: str, *, minimum: int = 1) -> int:
-    # An integer parameter (numpy integers accepted, booleans refused) >= minimum.
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
-    if not ok or int(value) < minimum:
-        raise ParameterError(
-            f"The {name!r} parameter of {func} must be an integer >= {minimum}; "
-            f"got {value!r} instead."
-        )
-    return int(value)
 
 
 def check_bars(bars: Any, func: str) -> Bars:

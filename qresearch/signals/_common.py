@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from qresearch._validation import check_aligned, check_panel
+from qresearch._validation import check_int as check_int
 from qresearch.exceptions import AlignmentError, PanelError, ParameterError
 
 
@@ -61,17 +62,6 @@ def check_like(
             f"{name_b} = {name_b}.reindex({name_a}.index)."
         )
     return out
-
-
-def check_int(name: str, value: Any, func: str, *, minimum: int = 1) -> int:
-    # An integer parameter (numpy integers accepted, booleans refused) >= minimum.
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
-    if not ok or int(value) < minimum:
-        raise ParameterError(
-            f"The {name!r} parameter of {func} must be an integer >= {minimum}; "
-            f"got {value!r} instead."
-        )
-    return int(value)
 
 
 def check_real(name: str, value: Any, func: str) -> float:
