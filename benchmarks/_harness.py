@@ -44,3 +44,12 @@ def run_in_subprocess(script: str, case: str, *args: str) -> dict[str, float]:
 def emit(result: dict[str, float]) -> None:
     """Print a case result as the JSON line ``run_in_subprocess`` reads."""
     print(json.dumps(result))
+
+
+def import_time(module: str) -> float:
+    """Seconds to ``import module`` in a fresh interpreter (warnings ignored)."""
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True
+    )
+    return float(out.stdout.strip().splitlines()[-1])

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -24,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _harness import emit, run_in_subprocess, time_case
+from _harness import emit, import_time, run_in_subprocess, time_case
 
 N_ROWS, N_SYMBOLS, TOP = 2520, 1000, 100
 CHECK = Path("/tmp/qresearch-bench-backtest-equity.npy")
@@ -135,14 +134,6 @@ def case(name: str) -> None:
             emit(result)
     else:
         raise SystemExit(f"unknown case {name}")
-
-
-def import_time(module: str) -> float:
-    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
-    out = subprocess.run(
-        [sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True
-    )
-    return float(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ _SUBMODULES = frozenset(
         "evaluation",
         "exceptions",
         "features",
+        "labels",
         "model_selection",
         "portfolio",
         "signals",

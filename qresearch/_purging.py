@@ -51,16 +51,6 @@ class SampleTimes:
 # ----------------------------------------------------------------------------- parameters
 
 
-def check_int(name: str, value: Any, owner: str, *, minimum: int) -> int:
-    # An integer parameter (numpy integers accepted, booleans refused) >= minimum.
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ParameterError(
-            f"The {name!r} parameter of {owner} must be an integer >= {minimum}; "
-            f"got {value!r} instead."
-        )
-    return int(value)
-
-
 def check_embargo(value: Any, owner: str) -> float:
     # The embargo is a fraction of the number of bars in [0, 1).
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)

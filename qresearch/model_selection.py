@@ -43,7 +43,6 @@ import pandas as pd
 from qresearch._purging import (
     SampleTimes,
     check_embargo,
-    check_int,
     check_X_matches,
     embargo_bars,
     fold_bounds,
@@ -53,6 +52,7 @@ from qresearch._purging import (
     times_from_X,
 )
 from qresearch._typing import Int64Array
+from qresearch._validation import check_int
 from qresearch.exceptions import ParameterError
 
 __all__ = [

@@ -46,6 +46,7 @@ def _loaded_after(statement: str) -> set[str]:
         "import qresearch.portfolio",
         "import qresearch.features",
         "import qresearch.signals",
+        "import qresearch.labels",
         "import qresearch.model_selection",
     ],
 )

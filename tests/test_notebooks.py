@@ -14,6 +14,10 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
     [
         ("01_data_lake.ipynb", {"start": "2013-01-01", "end": "2014-06-30", "symbols": ["ORCL"]}),
         (
+            "02_meta_labeling.ipynb",
+            {"start": "2008-01-01", "end": "2014-12-31", "n_estimators": 20, "n_splits": 3},
+        ),
+        (
             "03_cross_sectional_momentum.ipynb",
             {"start": "2010-01-01", "end": "2014-12-31", "top_n": 5},
         ),

@@ -16,8 +16,6 @@ from qresearch.data.bars import Bars
 from qresearch.exceptions import PanelError
 from tests.conftest import make_bars
 
-CUTS = ["1996-06-28", "1999-02-26", "2003-06-30", "2009-12-31", "2014-12-30"]
-
 
 def _truncate(bars: Bars, cut: str) -> Bars:
     return Bars(**{f: getattr(bars, f).loc[:cut] for f in bars.fields})
@@ -34,17 +32,6 @@ def test_registry_lists_every_public_function() -> None:
     assert not set(qf.REGISTRY) & set(qf.NOT_FEATURES)
     for name, (fn, _) in qf.REGISTRY.items():
         assert fn is getattr(qf, name)
-
-
-@pytest.mark.parametrize("name", sorted(qf.REGISTRY))
-@pytest.mark.parametrize("cut", CUTS)
-def test_truncation_no_look_ahead(sample_bars: Bars, name: str, cut: str) -> None:
-    fn, build = qf.REGISTRY[name]
-    full = fn(**build(sample_bars))
-    part = fn(**build(_truncate(sample_bars, cut)))
-    expected = full.loc[:cut]
-    assert part.notna().to_numpy().any()
-    pd.testing.assert_frame_equal(part, expected, check_exact=True)
 
 
 @pytest.mark.parametrize("name", sorted(qf.REGISTRY))

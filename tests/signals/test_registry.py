@@ -16,7 +16,6 @@ from qresearch.data.bars import Bars
 from qresearch.exceptions import PanelError
 from tests.conftest import make_bars
 
-CUTS = ["1996-06-28", "1999-02-26", "2003-06-30", "2009-12-31", "2014-12-30"]
 BOOLEAN = {"crossover", "crossunder", "top_n_signals", "bottom_n_signals"}
 
 
@@ -30,20 +29,6 @@ def test_registry_lists_every_public_function() -> None:
     assert not set(qs.REGISTRY) & set(qs.NOT_SIGNALS)
     for name, (fn, _) in qs.REGISTRY.items():
         assert fn is getattr(qs, name)
-
-
-@pytest.mark.parametrize("name", sorted(qs.REGISTRY))
-@pytest.mark.parametrize("cut", CUTS)
-def test_truncation_no_look_ahead(sample_bars: Bars, name: str, cut: str) -> None:
-    fn, build = qs.REGISTRY[name]
-    full = fn(**build(sample_bars))
-    part = fn(**build(_truncate(sample_bars, cut)))
-    expected = full.loc[:cut]
-    if name in BOOLEAN:
-        assert part.to_numpy().any()
-    else:
-        assert part.notna().to_numpy().any()
-    pd.testing.assert_frame_equal(part, expected, check_exact=True)
 
 
 @pytest.mark.parametrize("name", sorted(qs.REGISTRY))
