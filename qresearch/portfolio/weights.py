@@ -349,7 +349,7 @@ def _cap_row(row: np.ndarray, cap: float, total: float, ts: Any) -> np.ndarray:
         excess = (row[over] - cap).sum()
         row[over] = cap
         free = (row > 0) & (row < cap - 1e-15)
-        row[free] += excess * row[free] / row[free].sum()
+        row[free] += excess * (row[free] / row[free].sum())  # share first: no underflow
     return row
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from qresearch.exceptions import AlignmentError, ParameterError
@@ -143,6 +143,7 @@ def test_cap_weights_by_hand_and_errors() -> None:
     raw=st.lists(st.floats(0.0, 1.0), min_size=3, max_size=12),
     cap=st.floats(0.1, 0.9),
 )
+@example(raw=[0.5, 0.5, 0.5, 0.25, 5e-324], cap=0.21875)  # a subnormal weight must absorb
 def test_cap_weights_properties(raw: list[float], cap: float) -> None:
     w = np.array(raw)
     if w.sum() == 0:
