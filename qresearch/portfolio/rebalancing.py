@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,13 @@ def _solve(
     returns: pd.DataFrame, method: str, date: Any, previous: pd.Series | None, kwargs: dict
 ) -> pd.Series:
     # Weights of one rebalance date (module-level so process pools can pickle it).
-    if returns.shape[1] == 1:
+    # With optimizer options (bounds, target_volatility, ...) every method, closed
+    # forms and single symbols included, goes through optimize so the options apply.
+    if returns.shape[1] == 1 and not kwargs:
         return pd.Series(1.0, index=returns.columns, name="weights")
-    if method in CLOSED_FORM_METHODS:
+    if method in CLOSED_FORM_METHODS and not kwargs:
         return _closed_form(returns, method)
-    from qresearch.portfolio.optimize import optimize
+    from qresearch.portfolio.optimization import optimize
 
     return optimize(returns, method, date=date, previous=previous, **kwargs)
 
@@ -85,7 +88,7 @@ def rebalance(
         Bars of simple returns in each estimation window (ending at the date).
     method : str, default "inverse_vol"
         ``"equal"``, ``"inverse_vol"``, or an optimizer method of
-        :func:`qresearch.portfolio.optimize.optimize` (``"hrp"``, ``"max_sharpe"``,
+        :func:`qresearch.portfolio.optimize` (``"hrp"``, ``"max_sharpe"``,
         ``"min_volatility"``, ``"risk_parity"``, ...), which receives
         ``optimize_kwargs``, the date and the previous weights.
     universe : DataFrame of bool, optional
@@ -93,8 +96,9 @@ def rebalance(
     top_n : int, optional
         Hold only the ``top_n`` highest ``scores`` among eligible symbols.
     n_jobs : int, default 1
-        Solve dates in parallel processes (only when no optimizer option depends on
-        the previous weights, i.e. without ``max_turnover``).
+        Solve dates in parallel processes (spawned). Ignored when a date depends on
+        the previous solution (``max_turnover`` or ``fallback="previous"``): those
+        dates are solved in order, and the previous weights are part of the cache key.
     cache_dir : str or Path, optional
         Keep each date's solution in this folder, keyed by a hash of its inputs
         (window, symbols, method, options); a re-run with the same inputs reads
@@ -151,7 +155,10 @@ def rebalance(
     if universe is not None:
         check_panel(universe, "universe")
         check_aligned(close, universe, "prices", "universe")
-    sequential = optimize_kwargs.get("max_turnover") is not None
+    sequential = (
+        optimize_kwargs.get("max_turnover") is not None
+        or optimize_kwargs.get("fallback") == "previous"
+    )
 
     dates = rebalance_dates(close.index, every=every)
     returns = close.pct_change(fill_method=None)
@@ -179,14 +186,12 @@ def rebalance(
         cache.mkdir(parents=True, exist_ok=True)
     out = pd.DataFrame(np.nan, index=close.index, columns=close.columns)
     solutions: dict[Any, pd.Series] = {}
-    todo: list[tuple[Any, pd.DataFrame, str]] = []
-    for t, window in jobs:
-        key = _cache_key(window, method, optimize_kwargs)
+
+    def cached(key: str) -> pd.Series | None:
         hit = cache / f"{key}.json" if cache is not None else None
-        if hit is not None and hit.exists():
-            solutions[t] = pd.Series(json.loads(hit.read_text()), name="weights")
-        else:
-            todo.append((t, window, key))
+        if hit is None or not hit.exists():
+            return None
+        return pd.Series(json.loads(hit.read_text()), name="weights")
 
     def store(t: Any, key: str, w: pd.Series) -> None:
         # Keep one date's solution, and write it to the cache atomically.
@@ -196,20 +201,43 @@ def rebalance(
             tmp.write_text(json.dumps({str(k): float(v) for k, v in w.items()}))
             tmp.replace(cache / f"{key}.json")
 
-    if n_jobs > 1 and not sequential and len(todo) > 1:
-        with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-            futures = [
-                pool.submit(_solve, window, method, t, None, optimize_kwargs)
-                for t, window, _ in todo
-            ]
-            for (t, _, key), fut in zip(todo, futures, strict=True):
-                store(t, key, fut.result())
-    else:
+    if sequential:
+        # Path-dependent (turnover limit, fallback to the previous weights): solve in date
+        # order, each date seeing the previous solution, which is part of its cache key.
         previous: pd.Series | None = None
-        for t, window, key in todo:
-            w = _solve(window, method, t, previous if sequential else None, optimize_kwargs)
-            store(t, key, w)
-            previous = w.reindex(close.columns, fill_value=0.0)
+        for t, window in jobs:
+            held = None if previous is None else previous[previous != 0.0]
+            extra = {} if held is None else {"previous": {str(k): v for k, v in held.items()}}
+            key = _cache_key(window, method, {**optimize_kwargs, **extra})
+            w = cached(key)
+            if w is None:
+                store(t, key, _solve(window, method, t, previous, optimize_kwargs))
+            else:
+                solutions[t] = w
+            previous = solutions[t].reindex(close.columns, fill_value=0.0)
+    else:
+        todo: list[tuple[Any, pd.DataFrame, str]] = []
+        for t, window in jobs:
+            key = _cache_key(window, method, optimize_kwargs)
+            w = cached(key)
+            if w is None:
+                todo.append((t, window, key))
+            else:
+                solutions[t] = w
+        if n_jobs > 1 and len(todo) > 1:
+            # "spawn", not fork: a forked worker hangs in a solver whose thread pool the
+            # parent already started (cvxpy's CLARABEL, used by PyPortfolioOpt, riskfolio).
+            spawn = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=n_jobs, mp_context=spawn) as pool:
+                futures = [
+                    pool.submit(_solve, window, method, t, None, optimize_kwargs)
+                    for t, window, _ in todo
+                ]
+                for (t, _, key), fut in zip(todo, futures, strict=True):
+                    store(t, key, fut.result())
+        else:
+            for t, window, key in todo:
+                store(t, key, _solve(window, method, t, None, optimize_kwargs))
     for t, w in solutions.items():
         row = pd.Series(0.0, index=close.columns)
         row[w.index] = w.to_numpy()

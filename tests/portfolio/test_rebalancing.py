@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 import qresearch.portfolio.rebalancing as rb
+from qresearch.datasets import load_sample
 from qresearch.exceptions import AlignmentError, ParameterError
 from qresearch.portfolio import rebalance
 
@@ -86,3 +87,23 @@ def test_bad_arguments(close: pd.DataFrame, kwargs: dict, error: type, match: st
 def test_misaligned_scores(close: pd.DataFrame) -> None:
     with pytest.raises(AlignmentError, match="prices and scores are not aligned"):
         rebalance(close, close.iloc[:-5], top_n=2)
+
+
+def test_turnover_chain_survives_a_partial_cache(tmp_path) -> None:
+    # Dates cached by an earlier, shorter run must seed the turnover limit of the new ones.
+    close = load_sample("stocks").loc["2012":"2014"].dropna(axis=1)
+    opts = {"every": "ME", "lookback": 126, "method": "min_vol", "max_turnover": 0.2}
+    fresh = rebalance(close, **opts)
+    rebalance(close.loc[:"2013-12-31"], cache_dir=tmp_path, **opts)
+    resumed = rebalance(close, cache_dir=tmp_path, **opts)
+    pd.testing.assert_frame_equal(resumed, fresh)
+    held = fresh.dropna(how="all")
+    assert (held.diff().abs().sum(axis=1).iloc[1:] <= 0.2 + 1e-6).all()
+
+
+def test_fallback_previous_runs_in_date_order() -> None:
+    close = load_sample("stocks").loc["2012":"2014"].dropna(axis=1)
+    w = rebalance(close, every="ME", lookback=126, method="hrp", fallback="previous", n_jobs=2)
+    held = w.dropna(how="all")
+    assert len(held) == 30
+    assert np.allclose(held.sum(axis=1), 1.0)
