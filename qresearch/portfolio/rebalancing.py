@@ -34,6 +34,10 @@ def _closed_form(returns: pd.DataFrame, method: str) -> pd.Series:
     return (inv / inv.sum()).rename("weights")
 
 
+# What optimize records on a date's weights, kept per date in ``rebalance(...).attrs``.
+RECORDED = ("fallback", "dropped", "notes")
+
+
 def _solve(
     returns: pd.DataFrame, method: str, date: Any, previous: pd.Series | None, kwargs: dict
 ) -> pd.Series:
@@ -112,7 +116,11 @@ def rebalance(
     DataFrame
         Target weights decided at the close of each rebalance date (0 for symbols not
         held), NaN on every other row ("hold": the backtest trades only on
-        rebalance rows). Same index and columns as ``prices``.
+        rebalance rows). Same index and columns as ``prices``. ``attrs["fallback"]``,
+        ``attrs["dropped"]`` and ``attrs["notes"]`` map each rebalance date on which
+        :func:`qresearch.portfolio.optimize` used its fallback, dropped symbols from the
+        window or adjusted a solution to the constraints to that record (also when the
+        date was read from the cache).
 
     Notes
     -----
@@ -191,14 +199,21 @@ def rebalance(
         hit = cache / f"{key}.json" if cache is not None else None
         if hit is None or not hit.exists():
             return None
-        return pd.Series(json.loads(hit.read_text()), name="weights")
+        entry = json.loads(hit.read_text())
+        w = pd.Series(entry["weights"], name="weights")
+        w.attrs.update(entry["attrs"])
+        return w
 
     def store(t: Any, key: str, w: pd.Series) -> None:
-        # Keep one date's solution, and write it to the cache atomically.
+        # Keep one date's solution (with its record), and cache it atomically.
         solutions[t] = w
         if cache is not None:
+            entry = {
+                "weights": {str(k): float(v) for k, v in w.items()},
+                "attrs": {k: w.attrs[k] for k in RECORDED if w.attrs.get(k)},
+            }
             tmp = cache / f".{key}.json.tmp"
-            tmp.write_text(json.dumps({str(k): float(v) for k, v in w.items()}))
+            tmp.write_text(json.dumps(entry, default=str))
             tmp.replace(cache / f"{key}.json")
 
     if sequential:
@@ -242,4 +257,6 @@ def rebalance(
         row = pd.Series(0.0, index=close.columns)
         row[w.index] = w.to_numpy()
         out.loc[t] = row.to_numpy()
+    for name in RECORDED:
+        out.attrs[name] = {t: w.attrs[name] for t, w in solutions.items() if w.attrs.get(name)}
     return out

@@ -107,3 +107,20 @@ def test_fallback_previous_runs_in_date_order() -> None:
     held = w.dropna(how="all")
     assert len(held) == 30
     assert np.allclose(held.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_fallbacks_are_recorded_per_date_and_survive_the_cache(tmp_path, n_jobs: int) -> None:
+    # Fewer than 20 symbols cannot be fully invested under a 5% cap: every date falls back.
+    close = load_sample("stocks").loc["2013":"2014"].dropna(axis=1)
+    opts = {"every": "QE", "lookback": 126, "method": "max_sharpe", "bounds": (0.0, 0.05)}
+    opts |= {"fallback": "inverse_vol", "cache_dir": tmp_path, "n_jobs": n_jobs}
+    first = rebalance(close, **opts)
+    dates = first.dropna(how="all").index
+    assert len(dates) >= 5 and set(first.attrs["fallback"]) == set(dates)
+    record = first.attrs["fallback"][dates[0]]
+    assert record["method"] == "inverse_vol" and "max_sharpe" in record["reason"]
+    again = rebalance(close, **opts)  # every date from the cache
+    pd.testing.assert_frame_equal(again, first)
+    assert again.attrs["fallback"] == first.attrs["fallback"]
+    assert rebalance(close, every="QE", lookback=126).attrs["fallback"] == {}
