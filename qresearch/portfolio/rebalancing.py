@@ -50,6 +50,9 @@ def _solve(
         return _closed_form(returns, method)
     from qresearch.portfolio.optimization import optimize
 
+    if "min_observations" not in kwargs:
+        # Every symbol passed the eligibility rule of rebalance: optimize keeps them all.
+        kwargs = {**kwargs, "min_observations": max(2, int(returns.notna().sum().min()))}
     return optimize(returns, method, date=date, previous=previous, **kwargs)
 
 

@@ -124,3 +124,12 @@ def test_fallbacks_are_recorded_per_date_and_survive_the_cache(tmp_path, n_jobs:
     pd.testing.assert_frame_equal(again, first)
     assert again.attrs["fallback"] == first.attrs["fallback"]
     assert rebalance(close, every="QE", lookback=126).attrs["fallback"] == {}
+
+
+def test_optimizer_keeps_every_symbol_rebalance_found_eligible() -> None:
+    # BABA lists in 2014-09: ~70 returns at 2014-12-31, eligible with min_history=0.2 of
+    # 252 (51 needed) though below optimize's own default of half the window.
+    close = load_sample("stocks").loc["2012":"2014"]
+    w = rebalance(close, every="QE", lookback=252, method="hrp", min_history=0.2)
+    assert w.loc["2014-12-31", "BABA"] > 0
+    assert w.attrs["dropped"] == {}
