@@ -228,10 +228,15 @@ def check_number(
     """Return ``value`` as a float if it is a finite real number above ``minimum``.
 
     ``strict`` excludes ``minimum`` itself. Raises :class:`ParameterError` naming
-    the parameter and the function otherwise (booleans are not numbers here).
+    the parameter and the function otherwise (NumPy scalars are accepted; booleans
+    are not numbers here).
     """
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < minimum or (strict and value == minimum):
+    ok = (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool | np.bool_)
+        and math.isfinite(float(value))
+    )
+    if not ok or float(value) < minimum or (strict and float(value) == minimum):
         raise ParameterError(
             f"The {name!r} parameter of {func} must be a finite number "
             f"{'>' if strict else '>='} {minimum:g}; got {value!r}."

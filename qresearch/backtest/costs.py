@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -61,7 +62,7 @@ class Costs(Config):
         for name in ("fees", "fixed_fees", "slippage", "impact"):
             value = getattr(self, name)
             if (
-                not isinstance(value, int | float)
+                not isinstance(value, numbers.Real)
                 or isinstance(value, bool)
                 or not math.isfinite(value)
                 or value < 0
@@ -72,7 +73,7 @@ class Costs(Config):
                 f"Costs.slippage is a fraction of the price and must be < 1; got {self.slippage}."
             )
         p = self.participation
-        if p is not None and not (isinstance(p, int | float) and 0 < p <= 1):
+        if p is not None and not (isinstance(p, numbers.Real) and 0 < p <= 1):
             raise ConfigError(
                 f"Costs.participation is a fraction of bar volume in (0, 1] or None; got {p!r}."
             )

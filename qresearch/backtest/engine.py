@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -213,13 +214,13 @@ def from_weights(
     check_choice("engine", engine, ["numba", "python"], "from_weights")
     check_number("init_cash", init_cash, "from_weights", minimum=0.0, strict=True)
     check_number("leverage", leverage, "from_weights", minimum=1.0, strict=False)
-    if not (isinstance(min_trade, int | float) and 0 <= min_trade < 1):
+    if not (isinstance(min_trade, numbers.Real) and 0 <= min_trade < 1):
         raise ParameterError(
             f"The 'min_trade' parameter of from_weights is a fraction of portfolio value in "
             f"[0, 1); got {min_trade!r}."
         )
     if size_granularity is not None and not (
-        isinstance(size_granularity, int | float) and size_granularity > 0
+        isinstance(size_granularity, numbers.Real) and size_granularity > 0
     ):
         raise ParameterError(
             f"The 'size_granularity' parameter of from_weights must be > 0 (1.0 for whole "
@@ -516,7 +517,7 @@ def from_signals(
     check_choice("size_type", size_type, list(_SIZE_TYPES), "from_signals")
     check_choice("engine", engine, ["numba", "python"], "from_signals")
     check_number("init_cash", init_cash, "from_signals", minimum=0.0, strict=True)
-    if not (isinstance(size, int | float) and not isinstance(size, bool) and size > 0) or (
+    if not (isinstance(size, numbers.Real) and not isinstance(size, bool) and size > 0) or (
         math.isinf(size) and size_type != "amount"
     ):
         raise ParameterError(

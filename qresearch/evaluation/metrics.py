@@ -23,6 +23,7 @@ the same (tested against quantstats on the bundled data):
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -66,7 +67,7 @@ def _clean(returns: Any, name: str = "returns") -> pd.Series:
 
 
 def _check_periods(periods_per_year: float) -> float:
-    if not (isinstance(periods_per_year, int | float) and periods_per_year > 0):
+    if not (isinstance(periods_per_year, numbers.Real) and periods_per_year > 0):
         raise ParameterError(
             f"The 'periods_per_year' parameter must be a positive number (252 for daily, "
             f"52 weekly, 12 monthly); got {periods_per_year!r}."

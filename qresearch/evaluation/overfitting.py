@@ -21,6 +21,7 @@ negative. ``scipy`` is imported only when a function runs.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -65,10 +66,10 @@ def _check_periods(periods_per_year: Any, func: str) -> float | None:
     if periods_per_year is None:
         return None
     ok = (
-        isinstance(periods_per_year, int | float)
+        isinstance(periods_per_year, numbers.Real)
         and not isinstance(periods_per_year, bool)
-        and math.isfinite(periods_per_year)
-        and periods_per_year > 0
+        and math.isfinite(float(periods_per_year))
+        and float(periods_per_year) > 0
     )
     if not ok:
         raise ParameterError(
@@ -80,7 +81,7 @@ def _check_periods(periods_per_year: Any, func: str) -> float | None:
 
 
 def _check_real(name: str, value: Any, func: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise ParameterError(
             f"The {name!r} parameter of {func} must be a finite number; got {value!r}."
         )

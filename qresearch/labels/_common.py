@@ -181,6 +181,18 @@ def check_labels(labels: Any, func: str) -> pd.DataFrame:
             f"The first index level of labels passed to {func} must hold timestamps (t0); "
             f"got {type(t0).__name__}."
         )
+    if (t0.tz is None) != (t1.tz is None):
+        fix = (
+            f"labels['t1'] = labels['t1'].dt.tz_localize({str(t0.tz)!r})"
+            if t0.tz is not None
+            else "labels['t1'] = labels['t1'].dt.tz_localize(None)"
+        )
+        raise PanelError(
+            f"labels passed to {func} mix time zones: t0 (the index) is "
+            f"{'tz-aware (' + str(t0.tz) + ')' if t0.tz is not None else 'tz-naive'} and "
+            f"'t1' is {'tz-aware (' + str(t1.tz) + ')' if t1.tz is not None else 'tz-naive'}. "
+            f"Make them agree, e.g. {fix}."
+        )
     if t1.hasnans:
         raise PanelError(
             f"labels passed to {func} have {int(t1.isna().sum())} NaT values in 't1'; drop "

@@ -121,6 +121,8 @@ def _ohlc(prices: Any, close: pd.DataFrame, func: str) -> tuple[np.ndarray, ...]
     for field in ("open", "high", "low"):
         panel = getattr(prices, field)
         check_aligned(close, panel, "close", f"prices.{field}")
+        # A bar with a close but no open/high/low is tested on its close, as in "close".
+        panel = panel.astype("float64").where(panel.notna(), close.astype("float64"))
         out.append(np.ascontiguousarray(panel.to_numpy(dtype=np.float64, na_value=np.nan)))
     return tuple(out)
 
@@ -170,7 +172,7 @@ def triple_barrier(
         required by ``touch="hl"``.
     touch : {"close", "hl"}, default "close"
         Test the barriers on closes, or the upper one on highs and the lower one on
-        lows.
+        lows (a bar with a close but a missing open, high or low uses its close there).
 
     Returns
     -------

@@ -16,6 +16,7 @@ on (``close.index``); a label's life is every bar from ``t0`` to ``t1``, both in
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -143,7 +144,7 @@ def return_attribution_weights(labels: pd.DataFrame, close: pd.DataFrame) -> pd.
 
     For a label of symbol ``s`` the weight is
     ``|sum over bars t0 < t <= t1 of r_t / c_t|``, with ``r_t`` the log return of
-    ``s`` into bar t (NaN counted as 0) and ``c_t`` the concurrency of ``s`` at t;
+    ``s`` into bar t (from the last finite price) and ``c_t`` the concurrency of ``s`` at t;
     the weights are then scaled to sum to the number of labels.
 
     Parameters
@@ -167,7 +168,11 @@ def return_attribution_weights(labels: pd.DataFrame, close: pd.DataFrame) -> pd.
     Notes
     -----
     AFML snippet 4.10 sums over ``t0 <= t <= t1``, which includes the return into
-    ``t0`` (earned before the label starts); here the sum starts after ``t0``.
+    ``t0`` (earned before the label starts); here the sum starts after ``t0``, and the
+    concurrency ``c_t`` dividing each return counts the labels that earn it
+    (``t0 < t <= t1``), so back-to-back labels share nothing and every return is
+    attributed in full. A return across a NaN gap is measured from the last finite
+    price (as ``triple_barrier`` measures ``ret``).
 
     Examples
     --------
@@ -179,7 +184,7 @@ def return_attribution_weights(labels: pd.DataFrame, close: pd.DataFrame) -> pd.
     ...     index=pd.MultiIndex.from_arrays([idx[[0, 1]], ["A", "A"]],
     ...                                     names=["timestamp", "symbol"]))
     >>> return_attribution_weights(labels, close).round(4).tolist()
-    [0.6229, 1.3771]
+    [0.9499, 1.0501]
     """
     func = "return_attribution_weights"
     values = price_array(close, "close", func)
@@ -192,11 +197,15 @@ def return_attribution_weights(labels: pd.DataFrame, close: pd.DataFrame) -> pd.
             "Pass the price panel the labels were built on."
         )
     n_rows = len(close.index)
-    logp = np.log(values[:, col])
+    # Log returns from the last finite price, so a move across a NaN gap is kept (as in
+    # triple_barrier's ``ret``); 0 before a symbol's first price.
+    logp = pd.DataFrame(np.log(values[:, col])).ffill().to_numpy()
     rets = np.zeros_like(logp)
     rets[1:] = logp[1:] - logp[:-1]
     rets[~np.isfinite(rets)] = 0.0
-    inv = _inverse_counts(_counts(p0, p1, codes, n_rows, len(symbols)))
+    # The return of bar t is shared by the labels that earn it, those with
+    # t0 < t <= t1: concurrency counted with the same rule as the sum.
+    inv = _inverse_counts(_counts(p0 + 1, p1, codes, n_rows, len(symbols)))
     cum = np.zeros((n_rows + 1, len(symbols)), dtype=np.float64)
     np.cumsum(rets * inv, axis=0, out=cum[1:])
     w = np.abs(cum[p1 + 1, codes] - cum[p0 + 1, codes])
@@ -247,10 +256,10 @@ def time_decay_weights(uniqueness: pd.Series, last_weight: float = 1.0) -> pd.Se
     """
     func = "time_decay_weights"
     ok = (
-        isinstance(last_weight, int | float)
-        and not isinstance(last_weight, bool)
-        and math.isfinite(last_weight)
-        and -1.0 < last_weight <= 1.0
+        isinstance(last_weight, numbers.Real)
+        and not isinstance(last_weight, bool | np.bool_)
+        and math.isfinite(float(last_weight))
+        and -1.0 < float(last_weight) <= 1.0
     )
     if not ok:
         raise ParameterError(

@@ -10,6 +10,7 @@ row with nothing eligible at all ("hold": no rebalance on that date).
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,7 +36,7 @@ __all__ = [
 
 def _positive(name: str, value: Any, func: str, *, integer: bool = False) -> None:
     # A positive number (an int >= 1 when `integer`), else ParameterError.
-    ok = isinstance(value, int) if integer else isinstance(value, int | float)
+    ok = isinstance(value, numbers.Integral) if integer else isinstance(value, numbers.Real)
     if isinstance(value, bool) or not ok or not value > 0 or not math.isfinite(value):
         kind = "an int >= 1" if integer else "a number > 0"
         raise ParameterError(f"The {name!r} parameter of {func} must be {kind}; got {value!r}.")
@@ -256,7 +257,7 @@ def normalize(weights: pd.DataFrame, gross: float = 1.0, net: float | None = Non
     if net is None:
         total = weights.abs().sum(axis=1).replace(0.0, np.nan)
         return weights.mul(gross / total, axis=0)
-    if not (isinstance(net, int | float) and abs(net) <= gross):
+    if not (isinstance(net, numbers.Real) and abs(net) <= gross):
         raise ParameterError(
             f"The 'net' parameter of normalize must satisfy |net| <= gross ({gross}); got {net!r}."
         )
@@ -304,7 +305,7 @@ def cap_weights(weights: pd.DataFrame, max_weight: float, min_weight: float = 0.
     """
     check_panel(weights, "weights")
     _positive("max_weight", max_weight, "cap_weights")
-    if not (isinstance(min_weight, int | float) and 0 <= min_weight < max_weight):
+    if not (isinstance(min_weight, numbers.Real) and 0 <= min_weight < max_weight):
         raise ParameterError(
             f"The 'min_weight' parameter of cap_weights must be in [0, max_weight); "
             f"got {min_weight!r}."

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import qresearch.labels._nb as nb
 from qresearch.data.bars import Bars
 from qresearch.exceptions import AlignmentError, PanelError, ParameterError
-from qresearch.labels import cusum_filter, daily_volatility, triple_barrier
+from qresearch.labels import cusum_filter, daily_volatility, triple_barrier, uniqueness_weights
 from tests.conftest import make_bars, make_close
 
 
@@ -500,3 +500,33 @@ def test_import_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_hl_bar_without_high_low_is_tested_on_its_close() -> None:
+    # Bar 2 has a close 5% up (barrier at +2%) but no open/high/low: it still takes profit.
+    idx = pd.date_range("2021-01-04", periods=4, name="timestamp")
+    close = pd.DataFrame({"A": [100.0, 100.5, 105.0, 104.0]}, index=idx)
+    hl = pd.DataFrame({"A": [100.0, 100.5, np.nan, 104.0]}, index=idx)
+    bars = Bars(open=hl, high=hl, low=hl, close=close, volume=close * 0 + 1.0)
+    lab = triple_barrier(
+        close, events=idx[[0]], pt=2.0, sl=2.0, horizon=3, vol=0.01, prices=bars, touch="hl"
+    )
+    assert lab["barrier"].astype(str).tolist() == ["pt"]
+    assert lab["t1"].iloc[0] == idx[2]
+    assert lab["ret"].iloc[0] == pytest.approx(0.05)  # its "open" is its close: a gap fill
+
+
+def test_numpy_scalar_parameters_are_accepted() -> None:
+    close = make_close(60, 2)
+    a = triple_barrier(close, pt=np.int64(2), sl=np.float32(1.0), vol=0.01, min_ret=np.int64(0))
+    b = triple_barrier(close, pt=2.0, sl=1.0, vol=0.01)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_labels_with_mixed_time_zones_are_refused() -> None:
+    idx = pd.date_range("2021-01-04", periods=30, name="timestamp", tz="UTC")
+    close = pd.DataFrame({"A": 100.0 * 1.01 ** np.arange(30.0)}, index=idx)
+    lab = triple_barrier(close, horizon=3, vol=0.01)
+    bad = lab.assign(t1=lab["t1"].dt.tz_localize(None))
+    with pytest.raises(PanelError, match=r"mix time zones.*tz_localize\('UTC'\)"):
+        uniqueness_weights(bad, idx)

@@ -57,7 +57,8 @@ def test_return_attribution_hand_case() -> None:
     )
     labels = _labels(SPANS)
     r = np.log(close["A"]).diff().to_numpy()
-    c = [1, 2, 2, 3, 2, 1]
+    # labels of A earning the return of each bar (t0 < t <= t1): 0 1 2 2 2 1
+    c = [0, 1, 2, 2, 2, 1]
     raw = [
         abs(r[1] / c[1] + r[2] / c[2] + r[3] / c[3]),  # (0, 3]
         abs(r[2] / c[2] + r[3] / c[3] + r[4] / c[4]),  # (1, 4]
@@ -73,9 +74,9 @@ def test_return_attribution_hand_case() -> None:
 def test_return_attribution_nan_and_flat() -> None:
     close = pd.DataFrame({"A": [100.0, np.nan, 110.0, 121.0, 133.1, 133.1]}, index=IDX)
     labels = _labels([(0, 2, "A"), (2, 4, "A")])
-    # returns into a NaN and out of it are NaN and count as 0 (the gap's move is lost):
-    # the first label earns 0, the second 2 log(1.1)
-    np.testing.assert_allclose(return_attribution_weights(labels, close), [0.0, 2.0])
+    # the move across the gap counts from the last finite price: the first label earns
+    # log(1.1), the second 2 log(1.1); weights sum to 2
+    np.testing.assert_allclose(return_attribution_weights(labels, close), [2 / 3, 4 / 3])
     flat = close.fillna(110.0) * 0 + 5.0
     np.testing.assert_array_equal(return_attribution_weights(labels, flat), [1.0, 1.0])
 
@@ -119,10 +120,14 @@ def test_match_afml_loops_on_bundled_data(sample_stocks: pd.DataFrame) -> None:
     assert got.columns.tolist() == ["AAPL", "FB", "GE"]
     u_ref = [(1.0 / counts.loc[t0:t1, sym]).mean() for (t0, sym), t1 in labels["t1"].items()]
     np.testing.assert_allclose(uniqueness_weights(labels, close.index), u_ref, rtol=1e-10)
-    logret = np.log(close).diff()
+    logret = np.log(close.ffill()).diff()
+    earning = pd.DataFrame(0, index=close.index, columns=counts.columns)  # t0 < t <= t1
+    for (t0, sym), t1 in labels["t1"].items():
+        earning.loc[t0:t1, sym] += 1
+        earning.loc[t0, sym] -= 1
     raw = np.array(
         [
-            abs((logret.loc[t0:t1, sym].iloc[1:] / counts.loc[t0:t1, sym].iloc[1:]).sum())
+            abs((logret.loc[t0:t1, sym].iloc[1:] / earning.loc[t0:t1, sym].iloc[1:]).sum())
             for (t0, sym), t1 in labels["t1"].items()
         ]
     )
@@ -282,3 +287,11 @@ def test_weight_parameter_errors() -> None:
         seq_bootstrap(labels, n=0)
     with pytest.raises(ParameterError, match="is empty; nothing to draw"):
         seq_bootstrap(labels.iloc[:0])
+
+
+def test_return_attribution_back_to_back_labels_share_nothing() -> None:
+    # A constant 1% per bar and labels [0, 2], [2, 4], [4, 6]: each earns two bars alone.
+    idx = pd.date_range("2021-01-04", periods=8, name="timestamp")
+    close = pd.DataFrame({"A": 100.0 * 1.01 ** np.arange(8.0)}, index=idx)
+    labels = _labels([(0, 2, "A"), (2, 4, "A"), (4, 6, "A")], idx)
+    np.testing.assert_allclose(return_attribution_weights(labels, close), [1.0, 1.0, 1.0])
