@@ -145,7 +145,8 @@ def project(
     cons = [cp.sum(x) == 1, x >= lower, x <= upper]
     cons += [cp.sum(x[np.flatnonzero(m)]) <= cap for m, cap in rows]
     prob = cp.Problem(cp.Minimize(cp.sum_squares(x - w)), cons)
-    prob.solve()
+    # CLARABEL (interior point) solves to ~1e-8; OSQP's ~1e-5 can miss the 1e-6 check.
+    prob.solve(solver="CLARABEL")
     if prob.status not in ("optimal", "optimal_inaccurate") or x.value is None:
         raise RuntimeError(f"no weights satisfy bounds and group caps (status {prob.status})")
     out: np.ndarray = np.asarray(x.value, dtype=np.float64)

@@ -189,7 +189,9 @@ def _raw_weights(
     if goal == "max_sharpe" and p.target_volatility is not None:
         goal = "efficient_risk"
     prev, budget = None, None
-    if p.max_turnover is not None and p.previous is not None:
+    unscaled = p.target_volatility is None or name in _VOL_ON_FRONTIER
+    if p.max_turnover is not None and p.previous is not None and unscaled:
+        # A book scaled to a volatility target afterwards gets the limit by blending.
         prev = p.previous.reindex(window.columns, fill_value=0.0).to_numpy()
         outside = float(p.previous.drop(window.columns, errors="ignore").abs().sum())
         budget = p.max_turnover - outside
@@ -270,6 +272,15 @@ def _solve(window: pd.DataFrame, p: _Problem, lower: np.ndarray, upper: np.ndarr
         if vol <= 0:
             raise p.fail("the portfolio has zero ex-ante volatility; cannot scale it")
         scale = min(target / vol, p.max_leverage / np.abs(w).sum())
+        # Scaling up stops at the first binding position or group cap.
+        held = w > 0
+        if held.any():
+            scale = min(scale, float(np.min(upper[held] / w[held])))
+        for mask, cap in rows:
+            if w[mask].sum() > 0:
+                scale = min(scale, cap / float(w[mask].sum()))
+        if scale > 1.0 + _TOL or scale < 1.0 - _TOL:
+            p.notes.append(f"scaled by {scale:.4f} to the volatility target")
         w = w * scale
     if p.max_turnover is not None and p.previous is not None:
         prev = p.previous.reindex(window.columns, fill_value=0.0).to_numpy()
@@ -343,8 +354,10 @@ def optimize(
         ``efficient_risk(target_volatility)``: the highest-return fully invested book
         with at most that volatility. Every other method scales its weights by
         ``target / ex-ante vol`` (covariance of ``covariance``), capped so that the
-        gross exposure stays <= ``max_leverage``; the rest is cash (weights then sum
-        to the scale, not to 1).
+        gross exposure stays <= ``max_leverage`` and, when scaling up, no upper bound
+        or group cap is exceeded; the rest is cash (weights then sum to the scale, not
+        to 1). Lower bounds hold for the fully invested book before it is scaled
+        down.
     max_leverage : float, default 1.0
         Gross exposure cap of the volatility scaling (1.0: scale down only).
     max_turnover : float, optional
@@ -370,7 +383,8 @@ def optimize(
     fallback : {"inverse_vol", "previous"}, optional
         On an :class:`~qresearch.exceptions.OptimizationError`, return
         inverse-volatility weights of the usable symbols (no constraints applied) or
-        the ``previous`` weights instead, and record
+        the whole ``previous`` book unchanged (symbols outside the window included, so
+        nothing trades) instead, and record
         ``weights.attrs["fallback"] = {"method": fallback, "reason": message}``.
     date : Any, optional
         The rebalance date: the name of the result and part of error messages.
@@ -391,7 +405,8 @@ def optimize(
     Returns
     -------
     Series
-        Weights over the columns of ``returns`` (0 for dropped symbols), named
+        Weights over the columns of ``returns`` (0 for dropped symbols; after a
+        ``"previous"`` fallback also the previously held symbols outside them), named
         ``date``. ``attrs``: ``"method"``, ``"dropped"`` (symbols without enough
         data), ``"fallback"`` (None, or the fallback record) and ``"notes"``
         (post-solve adjustments: projection onto constraints, turnover blending).
@@ -488,14 +503,17 @@ def optimize(
             if prev is None:
                 raise OptimizationError(
                     f"{err} fallback='previous' needs the previous weights (previous=...; "
-                    "rebalance passes them only with max_turnover)."
+                    "rebalance passes them with max_turnover or fallback='previous')."
                 ) from err
-            solved = prev.reindex(x.columns, fill_value=0.0)
+            # The whole previous book, symbols outside the window included: no trade.
+            held = prev[prev != 0.0]
+            solved = prev.reindex(x.columns.append(held.index.difference(x.columns)))
         elif window.shape[1] and len(window) >= 2:
             solved = _inverse_vol(window)
         else:
             raise
         record = {"method": fallback, "reason": str(err)}
-    out = solved.reindex(x.columns, fill_value=0.0).astype("float64").rename(date)
+    index = x.columns.append(solved.index.difference(x.columns))
+    out = solved.reindex(index, fill_value=0.0).fillna(0.0).astype("float64").rename(date)
     out.attrs = {"method": method, "dropped": dropped, "fallback": record, "notes": p.notes}
     return out

@@ -141,6 +141,13 @@ def rebalance(
     True
     """
     close = prices.close if isinstance(prices, Bars) else check_panel(prices, "prices")
+    clash = sorted({"previous", "date"} & set(optimize_kwargs))
+    if clash:
+        raise ParameterError(
+            f"rebalance got {clash}: it passes each date and the previous solution to "
+            "optimize itself. Drop them (use max_turnover or fallback='previous' to make "
+            "a date depend on the previous weights)."
+        )
     if not (isinstance(lookback, int) and not isinstance(lookback, bool) and lookback >= 2):
         raise ParameterError(
             f"The 'lookback' parameter of rebalance must be an int >= 2; got {lookback!r}."
@@ -198,12 +205,17 @@ def rebalance(
     out = pd.DataFrame(np.nan, index=close.index, columns=close.columns)
     solutions: dict[Any, pd.Series] = {}
 
+    by_name = {str(c): c for c in close.columns}
+
     def cached(key: str) -> pd.Series | None:
         hit = cache / f"{key}.json" if cache is not None else None
         if hit is None or not hit.exists():
             return None
         entry = json.loads(hit.read_text())
-        w = pd.Series(entry["weights"], name="weights")
+        # JSON keys are strings: map them back to the panel's symbols (e.g. int PERMNOs).
+        w = pd.Series(
+            {by_name[k]: v for k, v in entry["weights"].items()}, name="weights", dtype="float64"
+        )
         w.attrs.update(entry["attrs"])
         return w
 

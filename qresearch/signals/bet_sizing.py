@@ -110,9 +110,12 @@ def bet_size(
         z = \frac{p - 1/K}{\sqrt{p (1 - p)}}, \qquad m = 2\,\Phi(z) - 1
 
     (AFML 10.1): ``m`` is 0 at ``p = 1/K`` and tends to 1 as ``p`` tends to 1; a
-    probability below ``1/K`` gives a negative size. With ``side`` (e.g. the side of
-    a primary model when ``prob`` is a meta-label probability) the size is ``m *
-    side``; with ``step`` it is then discretized (:func:`discretize_bet`).
+    probability below ``1/K`` gives a negative size. With ``side`` (the side of a
+    primary model, ``prob`` then being a meta-labeling classifier's probability that
+    the bet pays, P(label = 1)) the size is ``max(m, 0) * side``: a probability at or
+    below ``1/K`` means "don't bet" and gives 0, never a bet against the primary
+    model (AFML's ``getSignal`` with ``pred = 1{p > 1/K}``). With ``step`` the size
+    is then discretized (:func:`discretize_bet`).
 
     Parameters
     ----------
@@ -142,7 +145,7 @@ def bet_size(
     >>> bet_size(p).round(4).tolist()
     [0.0, 0.1617, 0.8176, 1.0, -0.3375]
     >>> bet_size(p, step=0.5, side=pd.Series([1, -1, -1, 1, 1])).tolist()
-    [0.0, 0.0, -1.0, 1.0, -0.5]
+    [0.0, 0.0, -1.0, 1.0, 0.0]
     >>> round(float(bet_size(pd.Series([0.5]), n_classes=3).iloc[0]), 4)  # 3 classes
     0.2611
     """
@@ -170,7 +173,7 @@ def bet_size(
                 f"side passed to {func} must hold -1, 0 or 1 (or NaN); got "
                 f"{_first_bad(direction, invalid)}. Use np.sign(side)."
             )
-        size = size * d + 0.0  # no -0.0
+        size = np.maximum(size, 0.0) * d + 0.0  # meta-labels: 0 = don't bet; no -0.0
     if step is not None:
         size = _discretize(size, _check_step(step, func))
     return wrap_like(size, p)

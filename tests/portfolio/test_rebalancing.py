@@ -133,3 +133,17 @@ def test_optimizer_keeps_every_symbol_rebalance_found_eligible() -> None:
     w = rebalance(close, every="QE", lookback=252, method="hrp", min_history=0.2)
     assert w.loc["2014-12-31", "BABA"] > 0
     assert w.attrs["dropped"] == {}
+
+
+def test_cache_round_trips_non_string_symbols(tmp_path) -> None:
+    close = load_sample("stocks").loc["2013":"2014"].dropna(axis=1).iloc[:, :4]
+    close.columns = [101, 102, 103, 104]
+    first = rebalance(close, every="QE", lookback=63, method="hrp", cache_dir=tmp_path)
+    again = rebalance(close, every="QE", lookback=63, method="hrp", cache_dir=tmp_path)
+    pd.testing.assert_frame_equal(again, first)
+
+
+def test_previous_and_date_are_refused_by_name() -> None:
+    close = load_sample("stocks").loc["2013":"2014"].dropna(axis=1)
+    with pytest.raises(ParameterError, match=r"\['previous'\].*passes each date"):
+        rebalance(close, method="hrp", previous=pd.Series({"AAPL": 1.0}))

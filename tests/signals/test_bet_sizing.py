@@ -62,7 +62,8 @@ def test_bet_size_panel_with_side_and_step() -> None:
     prob = pd.DataFrame({"A": [0.6, 0.9, np.nan], "B": [0.55, 0.3, 0.99]}, index=idx)
     side = pd.DataFrame({"A": [1.0, -1.0, 1.0], "B": [-1.0, 1.0, np.nan]}, index=idx)
     got = bet_size(prob, side=side)
-    expected = np.array([[_size(0.6), -_size(0.55)], [-_size(0.9), _size(0.3)], [np.nan, np.nan]])
+    # p = 0.3 < 1/2 means "don't bet" (AFML getSignal: pred = 0): 0, not a reversed bet
+    expected = np.array([[_size(0.6), -_size(0.55)], [-_size(0.9), 0.0], [np.nan, np.nan]])
     np.testing.assert_allclose(got.to_numpy(), expected, atol=1e-13)
     stepped = bet_size(prob, step=0.1, side=side)
     np.testing.assert_allclose(stepped.to_numpy(), np.round(expected / 0.1) * 0.1, atol=1e-13)
