@@ -57,9 +57,10 @@ def _thresholds(threshold: float | pd.Series, columns: pd.Index) -> np.ndarray:
         and threshold > 0
     )
     if not ok:
+        shown = repr(threshold) if np.ndim(threshold) == 0 else type(threshold).__name__
         raise ParameterError(
             f"The 'threshold' parameter of {func} must be a finite number > 0 or a "
-            f"per-symbol pandas Series; got {threshold!r} instead."
+            f"per-symbol pandas Series; got {shown} instead."
         )
     return np.full(len(columns), float(threshold), dtype=np.float64)
 

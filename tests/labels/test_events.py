@@ -151,3 +151,9 @@ def test_bad_on_and_bad_close() -> None:
         cusum_filter(bad, 0.1)
     with pytest.raises(PanelError, match="must be a DataFrame"):
         cusum_filter(close["S000"], 0.1)  # type: ignore[arg-type]
+
+
+def test_threshold_panel_is_refused_by_type() -> None:
+    close = make_close(20, 2)
+    with pytest.raises(ParameterError, match=r"per-symbol pandas Series; got DataFrame instead"):
+        cusum_filter(close, close * 0 + 0.1)  # type: ignore[arg-type]
