@@ -223,7 +223,8 @@ def trend_scan_py(close: Any, rows: Any, cols: Any, horizons: Any) -> tuple[Any,
         panel, no NaN).
     t_value : float64 (N,)
         t-statistic of the OLS slope of ``close`` on ``0, 1, ..., h`` (``±inf`` for
-        a perfect non-flat line, 0 for a flat one).
+        a perfect non-flat line, i.e. residuals below 1e-12 of the variation, 0 for a
+        flat one).
     ret : float64 (N,)
         ``close[t1] / close[t0] - 1``.
     """
@@ -267,7 +268,8 @@ def trend_scan_py(close: Any, rows: Any, cols: Any, horizons: Any) -> tuple[Any,
             syy_c = syy - m * y_mean * y_mean
             slope = sxy_c / sxx_c
             ssr = max(syy_c - slope * sxy_c, 0.0)
-            if ssr > 0.0:
+            # Residuals below 1e-12 of the variation are rounding: a perfect line.
+            if ssr > 1e-12 * syy_c:
                 tv = slope / math.sqrt(ssr / (m - 2.0) / sxx_c)
             elif slope > 0.0:
                 tv = math.inf

@@ -171,3 +171,16 @@ def test_trend_scanning_kernel_twin(
 def test_trend_scanning_errors(bad: object, match: str) -> None:
     with pytest.raises(ParameterError, match=match):
         trend_scanning_labels(make_close(30, 2), horizons=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("start", "step"), [(10.0, 0.3), (100.0, 0.01), (7.7, 0.7)])
+def test_trend_scanning_perfect_decimal_line_ties_to_the_shortest_window(
+    start: float, step: float
+) -> None:
+    # start + step * k: rounding leaves residuals ~1e-16 of the variation, still a perfect
+    # line, so every window has t = +inf and the tie goes to the shortest (h = 2).
+    idx = pd.date_range("2021-01-04", periods=30, name="timestamp")
+    close = pd.DataFrame({"A": start + step * np.arange(30.0)}, index=idx)
+    lab = trend_scanning_labels(close, horizons=list(range(2, 12)), events=idx[[0]])
+    assert lab["t_value"].iloc[0] == np.inf
+    assert lab["t1"].iloc[0] == idx[2]
