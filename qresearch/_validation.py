@@ -257,3 +257,12 @@ def check_int(name: str, value: Any, func: str, *, minimum: int = 1) -> int:
             f"got {value!r} instead."
         )
     return int(value)
+
+
+def float_panel(obj: Any, name: str) -> pd.DataFrame:
+    """Validate a panel with :func:`check_panel` and return a float64 copy of it.
+
+    Stage functions work on the copy, so they never mutate their input.
+    """
+    check_panel(obj, name)
+    return obj.astype("float64")

@@ -12,14 +12,9 @@ import pandas as pd
 
 from qresearch._validation import check_int as check_int
 from qresearch._validation import check_panel
+from qresearch._validation import float_panel as float_panel
 from qresearch.data.bars import Bars
 from qresearch.exceptions import AlignmentError, PanelError
-
-
-def float_panel(obj: Any, name: str) -> pd.DataFrame:
-    # Validate a panel and return a float64 copy (same index and columns).
-    check_panel(obj, name)
-    return obj.astype("float64")
 
 
 def float_series_or_panel(obj: Any, name: str, func: str) -> pd.DataFrame | pd.Series:

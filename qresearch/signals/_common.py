@@ -13,15 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from qresearch._validation import check_aligned, check_panel
+from qresearch._validation import check_aligned
 from qresearch._validation import check_int as check_int
+from qresearch._validation import float_panel as float_panel
 from qresearch.exceptions import AlignmentError, PanelError, ParameterError
-
-
-def float_panel(obj: Any, name: str) -> pd.DataFrame:
-    # Validate a dates x symbols panel (numeric or boolean) and return a float64 copy.
-    check_panel(obj, name)
-    return obj.astype("float64")
 
 
 def float_series_or_panel(obj: Any, name: str, func: str) -> pd.Series | pd.DataFrame:
