@@ -3,7 +3,8 @@
 The registry is the union of ``qresearch.features.REGISTRY`` and
 ``qresearch.signals.REGISTRY`` (each lists every public function of its stage; the
 stage tests check that nothing public is missing). A function passes when its output
-on data cut at a date equals the full-sample output up to that date, exactly.
+on data cut at a date equals the full-sample output up to that date, exactly, on the
+bundled data and on ragged synthetic bars.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 import qresearch.features as qf
 import qresearch.signals as qs
 from qresearch.data.bars import Bars
+from tests.conftest import make_bars
 
 CUTS = ["1996-06-28", "1999-02-26", "2003-06-30", "2009-12-31", "2014-12-30"]
 
@@ -50,6 +52,17 @@ def test_truncation_no_look_ahead(sample_bars: Bars, name: str, cut: str) -> Non
     # Something must be computed before the cut, or the comparison proves nothing.
     assert values.any() if values.dtype == bool else pd.notna(values).any()
     pd.testing.assert_frame_equal(part, full.loc[:cut], check_exact=True)
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_truncation_on_ragged_synthetic_bars(name: str) -> None:
+    # Late listings and delistings: each symbol's window starts and ends on its own.
+    bars = make_bars(260, 6, seed=3, ragged=True)
+    fn, build = REGISTRY[name]
+    full = fn(**build(bars))
+    for cut in bars.index[[40, 97, 150, 201]]:
+        part = fn(**build(_truncate(bars, str(cut.date()))))
+        pd.testing.assert_frame_equal(part, full.loc[:cut], check_exact=True)
 
 
 def test_the_truncation_check_catches_a_look_ahead(sample_bars: Bars) -> None:

@@ -17,10 +17,6 @@ from qresearch.exceptions import PanelError
 from tests.conftest import make_bars
 
 
-def _truncate(bars: Bars, cut: str) -> Bars:
-    return Bars(**{f: getattr(bars, f).loc[:cut] for f in bars.fields})
-
-
 def _symbols(out: pd.DataFrame) -> pd.Index:
     cols = out.columns
     return cols.get_level_values(-1).unique() if isinstance(cols, pd.MultiIndex) else cols
@@ -32,16 +28,6 @@ def test_registry_lists_every_public_function() -> None:
     assert not set(qf.REGISTRY) & set(qf.NOT_FEATURES)
     for name, (fn, _) in qf.REGISTRY.items():
         assert fn is getattr(qf, name)
-
-
-@pytest.mark.parametrize("name", sorted(qf.REGISTRY))
-def test_truncation_on_ragged_synthetic_bars(name: str) -> None:
-    bars = make_bars(260, 6, seed=3, ragged=True)
-    fn, build = qf.REGISTRY[name]
-    full = fn(**build(bars))
-    for cut in bars.index[[40, 97, 150, 201]]:
-        part = fn(**build(_truncate(bars, str(cut.date()))))
-        pd.testing.assert_frame_equal(part, full.loc[:cut], check_exact=True)
 
 
 @pytest.mark.parametrize("name", sorted(qf.REGISTRY))

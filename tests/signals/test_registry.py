@@ -19,26 +19,12 @@ from tests.conftest import make_bars
 BOOLEAN = {"crossover", "crossunder", "top_n_signals", "bottom_n_signals"}
 
 
-def _truncate(bars: Bars, cut: str) -> Bars:
-    return Bars(**{f: getattr(bars, f).loc[:cut] for f in bars.fields})
-
-
 def test_registry_lists_every_public_function() -> None:
     public = {n for n in qs.__all__ if callable(getattr(qs, n))}
     assert public == set(qs.REGISTRY) | set(qs.NOT_SIGNALS)
     assert not set(qs.REGISTRY) & set(qs.NOT_SIGNALS)
     for name, (fn, _) in qs.REGISTRY.items():
         assert fn is getattr(qs, name)
-
-
-@pytest.mark.parametrize("name", sorted(qs.REGISTRY))
-def test_truncation_on_ragged_synthetic_bars(name: str) -> None:
-    bars = make_bars(260, 6, seed=3, ragged=True)
-    fn, build = qs.REGISTRY[name]
-    full = fn(**build(bars))
-    for cut in bars.index[[40, 97, 150, 201]]:
-        part = fn(**build(_truncate(bars, str(cut.date()))))
-        pd.testing.assert_frame_equal(part, full.loc[:cut], check_exact=True)
 
 
 @pytest.mark.parametrize("name", sorted(qs.REGISTRY))
