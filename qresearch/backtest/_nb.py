@@ -29,6 +29,15 @@ from typing import Any
 
 import numpy as np
 
+from qresearch.backtest._exec import (
+    add_py,
+    buy_py,
+    cap_participation_py,
+    is_close_py,
+    sell_py,
+    slip_fraction_py,
+)
+
 # Order record fields; `flag` is 1 for a forced close of a delisted position.
 ORDER_DTYPE = np.dtype(
     [
@@ -42,26 +51,6 @@ ORDER_DTYPE = np.dtype(
     ]
 )
 BUY, SELL = 0, 1
-REL_TOL = 1e-9
-ABS_TOL = 1e-12
-
-
-def is_close_py(a: float, b: float) -> bool:
-    # vectorbt's tolerance: relative 1e-9, absolute 1e-12; never close to NaN or inf.
-    if math.isnan(a) or math.isnan(b) or math.isinf(a) or math.isinf(b):
-        return False
-    if a == b:
-        return True
-    return abs(a - b) <= max(REL_TOL * max(abs(a), abs(b)), ABS_TOL)
-
-
-def add_py(a: float, b: float) -> float:
-    # a + b, snapped to exactly 0.0 when the two nearly cancel.
-    if (a > 0) != (b > 0) and a != 0 and b != 0:
-        zero = is_close_py(abs(a), abs(b))
-    else:
-        zero = is_close_py(a + b, 0.0)
-    return 0.0 if zero else a + b
 
 
 def write_order_py(
@@ -298,63 +287,27 @@ def simulate_weights_py(
                 size = ((w * value) / val_price[c]) - pos[c]
                 if min_trade > 0.0 and abs(size * val_price[c]) < min_trade * value:
                     continue
-                # Participation cap: at most a fraction of the bar's volume.
+                # Volume-based costs index their panels only when used (else 1 x 1).
                 if not math.isnan(participation):
-                    cap = participation * volume[i, c]
-                    if not cap > 0.0:
-                        continue
-                    if abs(size) > cap:
-                        size = cap if size > 0.0 else -cap
-                # Square-root impact on the order's size (a fraction of the price).
+                    size = cap_participation_py(size, participation, volume[i, c])
                 slip = slippage
-                if impact > 0.0 and adv[i, c] > 0.0 and not math.isnan(sigma[i, c]):
-                    slip += impact * sigma[i, c] * math.sqrt(abs(size) / adv[i, c])
-                    slip = min(slip, 0.99)
+                if impact > 0.0:
+                    slip = slip_fraction_py(size, slippage, impact, sigma[i, c], adv[i, c])
                 if size > 0.0:
-                    adj_price = px * (1.0 + slip)
                     cash_limit = cash[g] + max(leverage - 1.0, 0.0) * value
-                    if cash_limit <= 0.0:
-                        continue
-                    adj_size = size
-                    if not math.isnan(granularity):
-                        adj_size = (adj_size // granularity) * granularity
-                    if is_close_py(adj_size, 0.0):
-                        continue
-                    req = adj_size * adj_price
-                    fee = req * fees + fixed_fees
-                    total = req + fee
-                    if is_close_py(total, cash_limit) or total < cash_limit:
-                        final = adj_size
-                    else:
-                        max_req = add_py(cash_limit, -fixed_fees) / (1.0 + fees)
-                        if max_req <= 0.0:
-                            continue
-                        final = max_req / adj_price
-                        if not math.isnan(granularity):
-                            final = (final // granularity) * granularity
-                            fee = final * adj_price * fees + fixed_fees
-                            total = final * adj_price + fee
-                        else:
-                            fee = cash_limit - max_req
-                            total = cash_limit
-                    if not is_close_py(final, min_size) and final < min_size:
+                    final, adj_price, fee, total = buy_py(
+                        size, px, slip, cash_limit, fees, fixed_fees, granularity, min_size
+                    )
+                    if final == 0.0:
                         continue
                     cash[g] = add_py(cash[g], -total)
                     pos[c] = add_py(pos[c], final)
                     side = BUY
                 elif size < 0.0:
-                    adj_price = px * (1.0 - slip)
-                    final = -size
-                    if not math.isnan(granularity):
-                        final = (final // granularity) * granularity
-                    if is_close_py(final, 0.0):
-                        continue
-                    if not is_close_py(final, min_size) and final < min_size:
-                        continue
-                    acq = final * adj_price
-                    fee = acq * fees + fixed_fees
-                    net = add_py(acq, -fee)
-                    if net < 0.0:
+                    final, adj_price, fee, net = sell_py(
+                        -size, px, slip, fees, fixed_fees, granularity, min_size
+                    )
+                    if final == 0.0:
                         continue
                     cash[g] = cash[g] + net
                     pos[c] = add_py(pos[c], -final)
@@ -396,7 +349,7 @@ def simulate_weights_py(
     return cash_out, equity_out, pos_out, traded_out, fees_out, records[:n_orders]
 
 
-def _rebind(fn: Callable[..., Any], namespace: dict[str, Any]) -> Callable[..., Any]:
+def rebind(fn: Callable[..., Any], namespace: dict[str, Any]) -> Callable[..., Any]:
     # A copy of `fn` whose global names resolve in `namespace` first, so the twin's
     # calls to other *_py helpers reach their compiled versions.
     import types
@@ -405,22 +358,36 @@ def _rebind(fn: Callable[..., Any], namespace: dict[str, Any]) -> Callable[..., 
 
 
 @cache
+def compiled_helpers() -> dict[str, Any]:
+    # The shared helpers (execution core and record writers) compiled once, as a
+    # namespace the kernels of every engine are rebound to.
+    from numba import njit
+
+    from qresearch.backtest import _exec
+
+    ns: dict[str, Any] = {}
+    for name in ("is_close_py", "slip_fraction_py", "cap_participation_py"):
+        ns[name] = njit(cache=True)(getattr(_exec, name))
+    for name in ("add_py", "buy_py", "sell_py"):
+        ns[name] = njit(cache=True)(rebind(getattr(_exec, name), ns))
+    ns["write_order_py"] = njit(cache=True)(write_order_py)
+    ns["ensure_capacity_py"] = njit(cache=True)(ensure_capacity_py)
+    ns["value_bar_py"] = njit(cache=True)(value_bar_py)
+    return ns
+
+
+@cache
 def _compiled() -> dict[str, Callable[..., Any]]:
     # Compile the kernels on first use; numba caches them on disk between sessions.
     from numba import njit
 
-    ns: dict[str, Any] = {}
-    ns["is_close_py"] = njit(cache=True)(is_close_py)
-    ns["add_py"] = njit(cache=True)(_rebind(add_py, ns))
-    ns["write_order_py"] = njit(cache=True)(write_order_py)
-    ns["ensure_capacity_py"] = njit(cache=True)(ensure_capacity_py)
     from qresearch.backtest._nb_signals import simulate_signals_py, stop_hit_py
 
+    ns = dict(compiled_helpers())
     ns["stop_hit_py"] = njit(cache=True)(stop_hit_py)
-    ns["value_bar_py"] = njit(cache=True)(value_bar_py)
     return {
-        "simulate_weights": njit(cache=True)(_rebind(simulate_weights_py, ns)),
-        "simulate_signals": njit(cache=True)(_rebind(simulate_signals_py, ns)),
+        "simulate_weights": njit(cache=True)(rebind(simulate_weights_py, ns)),
+        "simulate_signals": njit(cache=True)(rebind(simulate_signals_py, ns)),
     }
 
 

@@ -11,13 +11,19 @@ from typing import Any
 
 import numpy as np
 
+from qresearch.backtest._exec import (
+    add_py,
+    buy_py,
+    cap_participation_py,
+    is_close_py,
+    sell_py,
+    slip_fraction_py,
+)
 from qresearch.backtest._nb import (
     BUY,
     ORDER_DTYPE,
     SELL,
-    add_py,
     ensure_capacity_py,
-    is_close_py,
     value_bar_py,
     write_order_py,
 )
@@ -70,6 +76,11 @@ def simulate_signals_py(
     fixed_fees: float,
     slippage: float,
     min_size: float,
+    volume: Any,
+    sigma: Any,
+    adv: Any,
+    impact: float,
+    participation: float,
     max_orders: int,
 ) -> tuple[Any, ...]:
     """Simulate entry/exit signals with stops, one portfolio per group of columns.
@@ -96,6 +107,10 @@ def simulate_signals_py(
         Exit after this many bars in a position at the signal price (-1: none).
     init_cash, fees, fixed_fees, slippage, min_size : float
         As in :func:`simulate_weights_py`; stop exits fill without slippage.
+    volume, sigma, adv, impact, participation
+        As in :func:`simulate_weights_py` (1 x 1 placeholders when unused). An exit
+        cut by the participation cap continues at the next bars' signal price until
+        the position is closed.
     max_orders : int
         Capacity of the order records.
 
@@ -130,6 +145,7 @@ def simulate_signals_py(
     sl_ref = np.full(n_cols, np.nan)
     tp_ref = np.full(n_cols, np.nan)
     entry_idx = np.full(n_cols, -1, dtype=np.int64)
+    exit_left = np.zeros(n_cols, dtype=np.bool_)
     val_price = np.full(n_cols, np.nan)
     last_close = np.full(n_cols, np.nan)
     cash = np.full(n_groups, init_cash)
@@ -167,6 +183,8 @@ def simulate_signals_py(
                     if flag == 0 and timed_out and not math.isnan(px):
                         fill = px
                         flag = 3
+                    if flag == 0 and exit_left[c] and not math.isnan(px):
+                        flag = 4  # the rest of an exit cut by the participation cap
                 # ---- decide the order: (kind, price, slip); kind 0 none, 1 exit,
                 # 2 long entry, 3 short entry (both may reverse)
                 kind = 0
@@ -176,7 +194,7 @@ def simulate_signals_py(
                     kind = 1
                     price = fill
                     slip = 0.0
-                elif flag == 3:
+                elif flag == 3 or flag == 4:
                     kind = 1
                 else:
                     e = entries[i, c]
@@ -207,26 +225,32 @@ def simulate_signals_py(
                 # ---- exits (and the closing leg of a reversal)
                 if kind == 1 or (kind == 2 and prev < 0.0) or (kind == 3 and prev > 0.0):
                     qty = abs(prev)
+                    if not math.isnan(participation):
+                        qty = cap_participation_py(qty, participation, volume[i, c])
+                        if qty == 0.0:
+                            exit_left[c] = True
+                            continue
+                    if impact > 0.0:
+                        slip = slip_fraction_py(qty, slip, impact, sigma[i, c], adv[i, c])
                     if prev > 0.0:
-                        adj = price * (1.0 - slip)
-                        acq = qty * adj
-                        fee = acq * fees + fixed_fees
-                        net = add_py(acq, -fee)
-                        if net < 0.0:
+                        qty, adj, fee, net = sell_py(qty, price, slip, fees, fixed_fees, np.nan, 0.0)
+                        if qty == 0.0:
                             continue
                         cash[g] += net
                         free_cash[g] += net
                         side = SELL
                     else:
-                        adj = price * (1.0 + slip)
-                        req = qty * adj
-                        fee = req * fees + fixed_fees
-                        cash[g] = add_py(cash[g], -(req + fee))
-                        # Release the short's margin: its debt (entry value) twice.
-                        free_cash[g] = add_py(free_cash[g] + 2.0 * debt[c], -(req + fee))
-                        debt[c] = 0.0
+                        qty, adj, fee, total = buy_py(
+                            qty, price, slip, np.inf, fees, fixed_fees, np.nan, 0.0
+                        )
+                        cash[g] = add_py(cash[g], -total)
+                        # Release the short's margin: its debt (entry value) twice,
+                        # pro rata when only part of the short is covered.
+                        part = debt[c] if qty == abs(prev) else debt[c] * qty / abs(prev)
+                        free_cash[g] = add_py(free_cash[g] + 2.0 * part, -total)
+                        debt[c] -= part
                         side = BUY
-                    pos[c] = 0.0
+                    pos[c] = add_py(prev, -qty if prev > 0.0 else qty)
                     traded_out[i, g] += qty * adj
                     fees_out[i, g] += fee
                     if max_orders > 0:
@@ -235,6 +259,11 @@ def simulate_signals_py(
                             records, n_orders, c, i, qty, adj, fee, side, flag if flag > 0 else 4
                         )
                         n_orders += 1
+                    if pos[c] != 0.0:
+                        exit_left[c] = True  # cut by the participation cap
+                        continue
+                    exit_left[c] = False
+                    debt[c] = 0.0
                     sl_ref[c] = np.nan
                     tp_ref[c] = np.nan
                     entry_idx[c] = -1
@@ -254,34 +283,37 @@ def simulate_signals_py(
                         if pos[k] != 0.0:
                             value += pos[k] * val_price[k]
                     qty = size * value / vp
+                if not math.isnan(participation) and not math.isinf(qty):
+                    qty = cap_participation_py(qty, participation, volume[i, c])
+                    if qty == 0.0:
+                        continue
+                slip = slippage
+                if impact > 0.0:
+                    # All-cash entries: impact of the size the cash buys before costs.
+                    est = qty if not math.isinf(qty) else free_cash[g] / price
+                    slip = slip_fraction_py(est, slippage, impact, sigma[i, c], adv[i, c])
                 if kind == 2:
-                    adj = price * (1.0 + slippage)
                     limit = cash[g]
                     if size_type == SIZE_PERCENT:
                         limit = min(limit, size * limit)
-                    if limit <= 0.0:
+                    qty, adj, fee, total = buy_py(
+                        qty, price, slip, limit, fees, fixed_fees, np.nan, min_size
+                    )
+                    if qty == 0.0:
                         continue
-                    fits = False
-                    if not math.isinf(qty):
-                        req = qty * adj
-                        fee = req * fees + fixed_fees
-                        total = req + fee
-                        fits = is_close_py(total, limit) or total < limit
-                    if not fits:
-                        max_req = add_py(limit, -fixed_fees) / (1.0 + fees)
-                        if max_req <= 0.0:
-                            continue
-                        qty = max_req / adj
-                        fee = limit - max_req
-                        total = limit
-                    if not is_close_py(qty, min_size) and qty < min_size:
-                        continue
+                    if not math.isnan(participation):
+                        cap = participation * volume[i, c]
+                        if qty > cap:
+                            # All-cash entries size after costs: cap them here.
+                            qty = cap
+                            fee = qty * adj * fees + fixed_fees
+                            total = qty * adj + fee
                     cash[g] = add_py(cash[g], -total)
                     free_cash[g] = add_py(free_cash[g], -total)
                     pos[c] = qty
                     side = BUY
                 else:
-                    adj = price * (1.0 - slippage)
+                    adj = price * (1.0 - slip)
                     if math.isinf(qty) or size_type == SIZE_PERCENT:
                         budget = free_cash[g]
                         if size_type == SIZE_PERCENT:
@@ -289,16 +321,16 @@ def simulate_signals_py(
                         qty = add_py(budget, -fixed_fees) / (adj * (1.0 + fees))
                         if qty <= 0.0:
                             continue
-                    if not is_close_py(qty, min_size) and qty < min_size:
-                        continue
-                    acq = qty * adj
-                    fee = acq * fees + fixed_fees
-                    net = add_py(acq, -fee)
-                    if net < 0.0:
+                        if not math.isnan(participation):
+                            qty = cap_participation_py(qty, participation, volume[i, c])
+                            if qty == 0.0:
+                                continue
+                    qty, adj, fee, net = sell_py(qty, price, slip, fees, fixed_fees, np.nan, min_size)
+                    if qty == 0.0:
                         continue
                     cash[g] += net
-                    debt[c] = acq
-                    free_cash[g] = add_py(free_cash[g], add_py(net, -2.0 * acq))
+                    debt[c] = qty * adj
+                    free_cash[g] = add_py(free_cash[g], add_py(net, -2.0 * qty * adj))
                     pos[c] = -qty
                     side = SELL
                 traded_out[i, g] += qty * adj

@@ -439,6 +439,8 @@ def from_signals(
     fees: float = 0.0,
     fixed_fees: float = 0.0,
     slippage: float = 0.0,
+    impact: float = 0.0,
+    participation: float | None = None,
     init_cash: float = 1.0,
     cash_sharing: bool = False,
     execution: Execution | None = None,
@@ -476,6 +478,10 @@ def from_signals(
         Exit at the signal price once a position has been held this many bars.
     fees, fixed_fees, slippage : float
         As in :func:`from_weights`.
+    impact, participation : float, optional
+        Square-root impact and the participation cap of :func:`from_weights` (both
+        need Bars for the volume). An entry is cut to the cap; an exit cut by the
+        cap keeps exiting at the next bars' price until the position is closed.
     init_cash : float, default 1.0
         Starting cash of each symbol's portfolio, or of the shared pool with
         ``cash_sharing=True``.
@@ -512,7 +518,13 @@ def from_signals(
     >>> res.orders[["side", "price", "exit"]].values.tolist()
     [['buy', 10.0, ''], ['sell', 9.0, 'sl']]
     """
-    costs = Costs(fees=fees, fixed_fees=fixed_fees, slippage=slippage)
+    costs = Costs(
+        fees=fees,
+        fixed_fees=fixed_fees,
+        slippage=slippage,
+        impact=impact,
+        participation=participation,
+    )
     check_choice("direction", direction, list(_DIRECTIONS), "from_signals")
     check_choice("size_type", size_type, list(_SIZE_TYPES), "from_signals")
     check_choice("engine", engine, ["numba", "python"], "from_signals")
@@ -555,6 +567,7 @@ def from_signals(
         else np.ones(n_keys * n_symbols, np.int64)
     )
     max_orders = int(2 * (entry_arr.sum() + exit_arr.sum()) + 2 * n_symbols) if records else 0
+    volume_arr, sigma_arr, adv_arr = _volume_inputs(prices, close, costs, n_keys)
 
     from qresearch.backtest import _nb
     from qresearch.backtest._nb_signals import simulate_signals_py
@@ -581,6 +594,11 @@ def from_signals(
         float(costs.fixed_fees),
         float(costs.slippage),
         1e-8,
+        volume_arr,
+        sigma_arr,
+        adv_arr,
+        float(costs.impact),
+        np.nan if costs.participation is None else float(costs.participation),
         max_orders,
     )
     if not cash_sharing:
@@ -601,6 +619,8 @@ def from_signals(
         "fees": costs.fees,
         "fixed_fees": costs.fixed_fees,
         "slippage": costs.slippage,
+        "impact": costs.impact,
+        "participation": costs.participation,
         "init_cash": float(init_cash),
         "cash_sharing": bool(cash_sharing),
         "execution": mode,
