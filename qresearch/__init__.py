@@ -27,6 +27,7 @@ _SUBMODULES = frozenset(
         "model_selection",
         "portfolio",
         "signals",
+        "sim",
     }
 )
 

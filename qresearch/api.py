@@ -26,6 +26,7 @@ from qresearch import (
     model_selection,
     portfolio,
     signals,
+    sim,
 )
 from qresearch.backtest import BacktestResult, from_weights
 from qresearch.config import Config, DemoConfig
@@ -55,5 +56,6 @@ __all__ = [
     "model_selection",
     "portfolio",
     "signals",
+    "sim",
     "validate_bars",
 ]

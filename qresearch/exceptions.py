@@ -25,6 +25,7 @@ __all__ = [
     "ParameterError",
     "QResearchError",
     "QResearchWarning",
+    "StrategyError",
 ]
 
 
@@ -92,3 +93,7 @@ class QResearchWarning(UserWarning):
 
 class DataQualityWarning(QResearchWarning):
     """Data was usable but suspicious (gaps, stale prices, flagged delistings)."""
+
+
+class StrategyError(QResearchError, RuntimeError):
+    """A strategy raised inside the simulator or the live runner; names the bar and method."""

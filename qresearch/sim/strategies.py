@@ -1,0 +1,122 @@
+"""Ready-made strategies and execution policies for the simulator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from qresearch._validation import check_aligned, check_panel
+from qresearch.exceptions import AlignmentError, ParameterError
+
+__all__ = ["TWAP", "VWAP", "TargetWeights"]
+
+
+@dataclass(frozen=True)
+class TWAP:
+    """Split a parent order into equal child fills over ``n_bars`` bars.
+
+    Each bar fills ``remaining / bars left`` at the market fill price (subject to
+    ``volume_limit``); the last bar takes the rest.
+    """
+
+    n_bars: int
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.n_bars, int) and not isinstance(self.n_bars, bool)):
+            raise ParameterError(f"TWAP.n_bars must be an int >= 1; got {self.n_bars!r}.")
+        if self.n_bars < 1:
+            raise ParameterError(f"TWAP.n_bars must be an int >= 1; got {self.n_bars!r}.")
+
+
+@dataclass(frozen=True)
+class VWAP:
+    """Split a parent order over ``n_bars`` bars in proportion to volume.
+
+    Each bar fills ``remaining * v / (v + adv * (bars left - 1))``: this bar's volume
+    ``v`` against the volume expected over the bars left, with ``adv`` the mean
+    volume of the 20 bars before (known before the bar, no look-ahead); the last bar
+    takes the rest.
+    """
+
+    n_bars: int
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.n_bars, int) and not isinstance(self.n_bars, bool)):
+            raise ParameterError(f"VWAP.n_bars must be an int >= 1; got {self.n_bars!r}.")
+        if self.n_bars < 1:
+            raise ParameterError(f"VWAP.n_bars must be an int >= 1; got {self.n_bars!r}.")
+
+
+class TargetWeights:
+    """Replay a vectorized weight panel as target-percent orders.
+
+    Weights decided at the close of bar t become orders on bar t, filled on bar t+1
+    (at the open or the close, by the simulator's ``market_fill``), sized at the fill
+    from the fill price and the portfolio value at that moment, sells before buys:
+    exactly as :func:`~qresearch.backtest.from_weights` sizes them, so the two engines
+    agree to rounding (see :func:`~qresearch.sim.reconcile`). A NaN row holds; a NaN
+    cell leaves that symbol alone.
+
+    Parameters
+    ----------
+    weights : DataFrame
+        Target weights, same index and symbols as the simulator's bars.
+    algo : TWAP or VWAP, optional
+        Execute each change over several bars instead: the order quantity is fixed
+        when the weights are decided (``w * equity / close - position``), then split.
+    """
+
+    def __init__(self, weights: pd.DataFrame, algo: TWAP | VWAP | None = None) -> None:
+        check_panel(weights, "weights", allow_empty=False)
+        if algo is not None and not isinstance(algo, TWAP | VWAP):
+            raise ParameterError(f"algo must be TWAP(n), VWAP(n) or None; got {algo!r}.")
+        values = weights.to_numpy(dtype=np.float64, na_value=np.nan)
+        if np.isinf(values).any():
+            r, c = np.argwhere(np.isinf(values))[0]
+            raise ParameterError(
+                f"weights has an infinite value at ({weights.index[r]}, {weights.columns[c]!r}); "
+                "weights are fractions of equity."
+            )
+        self.weights = weights
+        self.algo = algo
+        self._rows: dict[int, tuple[list[Any], np.ndarray]] = {}
+
+    def on_start(self, ctx: Any) -> None:
+        """Check the weights against the bars and index the rows with targets."""
+        reference = pd.DataFrame(index=ctx._run.index, columns=ctx.symbols)
+        try:
+            check_aligned(reference, self.weights, "bars", "weights")
+        except AlignmentError:
+            raise
+        values = self.weights.to_numpy(dtype=np.float64, na_value=np.nan)
+        symbols = list(self.weights.columns)
+        for r in np.flatnonzero(~np.isnan(values).all(axis=1)):
+            row = values[r]
+            keep = ~np.isnan(row)
+            self._rows[int(r)] = ([s for s, k in zip(symbols, keep, strict=True) if k], row[keep])
+
+    def on_bar(self, ctx: Any) -> None:
+        """Submit the targets decided at this bar's close."""
+        row = self._rows.get(ctx.i)
+        if row is None:
+            return
+        symbols, w = row
+        if self.algo is None:
+            ctx._run.submit_targets(ctx.i, symbols, w)
+            return
+        equity = ctx.equity
+        close = ctx.close
+        for s, weight in zip(symbols, w, strict=True):
+            price = close[s]
+            if not price > 0:
+                continue
+            delta = weight * equity / price - ctx.position(s)
+            if abs(delta) < 1e-8:
+                continue
+            if delta > 0:
+                ctx.buy(s, delta, algo=self.algo)
+            else:
+                ctx.sell(s, -delta, algo=self.algo)
