@@ -304,7 +304,7 @@ class _Run:
         # Risk state.
         risk = sim.risk
         self.risk_args = (risk or RiskLimits()).kernel_args()
-        self.halted_to = -1
+        self.halted_to = -2  # bars <= this are halted (on_start is bar -1)
         self.peak = sim.init_cash
         self.streak = 0
         self.prev_equity = sim.init_cash
