@@ -239,7 +239,8 @@ class Simulator:
         ----------
         strategy : object
             With ``on_bar(ctx)`` and optionally ``on_start(ctx)``, ``on_fill(ctx, fill)``
-            and ``on_stop(ctx)``.
+            and ``on_stop(ctx)``; an optional ``bind(simulator)`` is called first to
+            check the strategy against the bars (its errors are raised unwrapped).
         progress : bool, optional
             Show a tqdm progress bar (None: only on long runs in a terminal).
         engine : {"numba", "python"}, default "numba"
@@ -256,6 +257,9 @@ class Simulator:
                 f"strategy must have an on_bar(ctx) method; got {type(strategy).__name__}."
             )
         check_choice("engine", engine, ["numba", "python"], "Simulator.run")
+        bind = getattr(strategy, "bind", None)
+        if callable(bind):
+            bind(self)
         return _Run(self, strategy, engine).run(progress)
 
 
@@ -596,7 +600,7 @@ class _Run:
             when = "before the first bar" if i < 0 else f"at bar {i} ({self.index[i]})"
             raise StrategyError(
                 f"{type(strategy).__name__}.{method} raised {type(exc).__name__} {when}: "
-                f"{exc}. The simulation stopped; no result was returned."
+                f"{str(exc).rstrip('.')}. The simulation stopped; no result was returned."
             ) from exc
 
     def fill_record(self, f: int) -> o.Fill:

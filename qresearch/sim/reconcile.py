@@ -167,7 +167,7 @@ def reconcile(
     vec = _aggregate(backtest_result.orders, "size")
     sim_fills = sim_result.fills
     sim = _aggregate(sim_fills, "qty")
-    both = vec.join(sim, how="outer", lsuffix="_vectorized", rsuffix="_simulated")
+    both = vec.add_suffix("_vectorized").join(sim.add_suffix("_simulated"), how="outer")
     for col in ("qty_vectorized", "qty_simulated", "fees_vectorized", "fees_simulated"):
         both[col] = both[col].fillna(0.0)
     qv, qs = both["qty_vectorized"].to_numpy(), both["qty_simulated"].to_numpy()
@@ -181,13 +181,16 @@ def reconcile(
     reasons = np.where(exact, "", np.where(near, "rounding", "unexplained")).astype(object)
     todo = np.flatnonzero(reasons == "unexplained")
     if len(todo):
-        reasons[todo] = _explain(both.iloc[todo], backtest_result, sim_result, window)
+        # Relative equity difference at the bar before each fill: sizes follow equity.
+        prior = daily["relative"].abs().shift(1).fillna(0.0)
+        drift = prior.reindex(both.index.get_level_values(0)).to_numpy()[todo] > rtol
+        reasons[todo] = _explain(both.iloc[todo], drift, backtest_result, sim_result, window)
     both["reason"] = reasons
     return Reconciliation(daily=daily, fills=both.reset_index(), rtol=rtol)
 
 
 def _explain(
-    rows: pd.DataFrame, bt: BacktestResult, sim: SimResult, window: int
+    rows: pd.DataFrame, drift: np.ndarray, bt: BacktestResult, sim: SimResult, window: int
 ) -> list[str]:
     # The reason of each difference that is not rounding, from the simulator's records.
     index = sim.equity.index
@@ -196,6 +199,9 @@ def _explain(
     partial = orders[(orders["event"] == "partially_filled") & (orders["reason"] == "no_volume")]
     delisted = fills[fills["order_type"] == "delisting"]
     granularity = sim.config.get("size_granularity")
+    # Sizes rounded differently by the two engines: every size difference from the
+    # first rounded fill on is (directly, or through the equity path) rounding.
+    rounding = granularity != bt.config.get("size_granularity")
     vec_orders = bt.orders
 
     def near(frame: pd.DataFrame, ts: Any, symbol: Any) -> pd.DataFrame:
@@ -206,7 +212,7 @@ def _explain(
         ]
 
     out = []
-    for (ts, symbol), row in rows.iterrows():
+    for n, ((ts, symbol), row) in enumerate(rows.iterrows()):
         here = (rejected["symbol"] == symbol) & (rejected["timestamp"] == ts)
         if here.any():
             out.append(f"rejected: {rejected.loc[here, 'reason'].iloc[0]}")
@@ -214,15 +220,21 @@ def _explain(
             out.append("delisting")
         elif ((partial["symbol"] == symbol) & (partial["timestamp"] == ts)).any():
             out.append("partial fill")
+        elif rounding and (
+            abs(row["qty_difference"]) < (granularity or np.inf)
+            or (row["qty_vectorized"] != 0 and row["qty_simulated"] != 0)
+        ):
+            out.append("quantity rounding")
         elif row["qty_vectorized"] == 0 or row["qty_simulated"] == 0:
             other = near(vec_orders, ts, symbol) if row["qty_vectorized"] == 0 else None
             if other is None:
                 other = near(fills, ts, symbol)
-            out.append("fill timing" if len(other) else "unexplained")
+            if len(other):
+                out.append("fill timing")
+            else:
+                out.append("equity path" if drift[n] else "unexplained")
         elif not np.isclose(row["price_vectorized"], row["price_simulated"], rtol=1e-9):
             out.append("fill price")
-        elif granularity and abs(row["qty_difference"]) < granularity:
-            out.append("quantity rounding")
         else:
-            out.append("unexplained")
+            out.append("equity path" if drift[n] else "unexplained")
     return out

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from qresearch._validation import check_aligned, check_panel
-from qresearch.exceptions import AlignmentError, ParameterError
+from qresearch.exceptions import ParameterError
 
 __all__ = ["TWAP", "VWAP", "TargetWeights"]
 
@@ -84,15 +84,17 @@ class TargetWeights:
         self.algo = algo
         self._rows: dict[int, tuple[list[Any], np.ndarray]] = {}
 
-    def on_start(self, ctx: Any) -> None:
-        """Check the weights against the bars and index the rows with targets."""
-        reference = pd.DataFrame(index=ctx._run.index, columns=ctx.symbols)
-        try:
-            check_aligned(reference, self.weights, "bars", "weights")
-        except AlignmentError:
-            raise
+    def bind(self, simulator: Any) -> None:
+        """Check the weights against the simulator's bars and index the rows with targets.
+
+        Called by :meth:`Simulator.run` before the first bar (errors are raised as
+        they are, not as a :class:`~qresearch.exceptions.StrategyError`).
+        """
+        reference = pd.DataFrame(index=simulator.index, columns=simulator.symbols)
+        check_aligned(reference, self.weights, "bars", "weights")
         values = self.weights.to_numpy(dtype=np.float64, na_value=np.nan)
         symbols = list(self.weights.columns)
+        self._rows = {}
         for r in np.flatnonzero(~np.isnan(values).all(axis=1)):
             row = values[r]
             keep = ~np.isnan(row)

@@ -82,11 +82,18 @@ def test_reconcile_explains_differences(stocks, demo_weights) -> None:
     rec = reconcile(res, out)
     reasons = set(rec.fills["reason"]) - {"", "rounding"}
     assert "quantity rounding" in reasons
-    assert rec.summary()["unexplained"] <= len(rec.fills) * 0.05
+    assert rec.summary()["unexplained"] == 0 and rec.unexplained.empty
     # A volume limit: partial fills.
     thin = Bars(**{**{f: getattr(bars, f) for f in ("open", "high", "low", "close")}, "volume": bars.volume / 1e4})
     out = Simulator(thin, 1e4, fees=0.001, volume_limit=0.05).run(TargetWeights(demo_weights))
-    assert "partial fill" in set(reconcile(res, out).fills["reason"])
+    rec = reconcile(res, out)
+    assert {"partial fill", "equity path"} <= set(rec.fills["reason"])
+    assert rec.summary()["unexplained"] == 0
+    # Different fees have no reason: the first differing fill is unexplained.
+    out = Simulator(bars, 1e4, fees=0.002).run(TargetWeights(demo_weights))
+    rec = reconcile(res, out)
+    first = rec.fills[rec.fills["reason"] != ""].iloc[0]
+    assert first["reason"] == "unexplained" and first["fees_difference"] > 0
     # Market orders at the close instead of the open: different fill prices.
     out = Simulator(bars, 1e4, fees=0.001, market_fill="close").run(TargetWeights(demo_weights))
     assert "fill price" in set(reconcile(res, out).fills["reason"])
