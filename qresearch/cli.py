@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import numbers
 import platform
 import sys
 import time
@@ -17,6 +18,10 @@ from typing import Any
 from qresearch.exceptions import QResearchError
 
 __all__ = ["main", "run_demo"]
+
+# The demo portfolio's costs and capital, shared by the backtest and the simulator.
+_DEMO_FEES = 0.001
+_DEMO_CASH = 10_000.0
 
 
 def _versions() -> dict[str, str]:
@@ -38,10 +43,14 @@ def run_demo(out_dir: str | Path = "reports/demo", lake_root: str | Path = "data
     at ``lake_root``, read it back through DuckDB, check the round trip and validate
     the read-back bars, back-adjust and resample them to months, check them against
     the XNYS calendar, backtest a monthly top-5 momentum portfolio of the bundled
-    20-stock panel with :func:`~qresearch.backtest.from_weights`, and write
+    20-stock panel with :func:`~qresearch.backtest.from_weights`, replay the same
+    weights as orders in the event-driven :class:`~qresearch.sim.Simulator` and
+    reconcile the two engines (:func:`~qresearch.sim.reconcile`), and write
     ``coverage.csv``, ``validation.csv``, ``stats.csv``, ``equity.csv``,
     ``orders.csv``, ``tearsheet.html`` (quantstats, against an equal-weight
-    benchmark), ``performance.html`` (plotly) and ``manifest.json`` into ``out_dir``.
+    benchmark), ``performance.html`` (plotly), ``reconciliation.csv`` (the
+    reconciliation summary), ``reconciliation_daily.csv`` (equity of both engines per
+    bar and their difference) and ``manifest.json`` into ``out_dir``.
 
     Parameters
     ----------
@@ -134,7 +143,8 @@ def run_demo(out_dir: str | Path = "reports/demo", lake_root: str | Path = "data
         )
 
         t = step("backtest: monthly top-5 momentum on the 20-stock panel, 10 bps fees")
-        result = _demo_backtest()
+        close, weights = _demo_weights()
+        result = _demo_backtest(close, weights)
         timings["backtest"] = time.perf_counter() - t
         headline = result.stats()
         headline.to_csv(out / "stats.csv", header=["value"])
@@ -153,6 +163,21 @@ def run_demo(out_dir: str | Path = "reports/demo", lake_root: str | Path = "data
             f"equity 10000 -> {result.equity.iloc[-1]:,.0f} after {headline['fees']:,.0f} fees"
         )
 
+        t = step("replay the same weights in the event-driven simulator and reconcile")
+        reconciliation = _demo_reconcile(result, close, weights)
+        summary = reconciliation.summary()
+        summary.to_csv(out / "reconciliation.csv", header=["value"])
+        reconciliation.daily.to_csv(out / "reconciliation_daily.csv")
+        timings["simulate_reconcile"] = time.perf_counter() - t
+        for key, value in summary.items():
+            print(f"       {key}: {f'{value:.3g}' if isinstance(value, float) else value}")
+        if summary["unexplained"]:
+            raise QResearchError(
+                f"The simulator's replay of the demo weights differs from the vectorized "
+                f"backtest in {summary['unexplained']} fills with no reason; see "
+                f"{out / 'reconciliation.csv'} and qr.sim.reconcile(...).unexplained."
+            )
+
         coverage = lake.coverage()
         coverage.to_csv(out / "coverage.csv")
         print("\nLake coverage:")
@@ -165,6 +190,7 @@ def run_demo(out_dir: str | Path = "reports/demo", lake_root: str | Path = "data
             monthly_bars=len(monthly),
             backtest_config_id=result.config_id,
             backtest={k: _jsonable_stat(v) for k, v in headline.items()},
+            reconciliation={k: _jsonable_stat(v) for k, v in summary.items()},
             missing_sessions=len(gaps),
         )
         return manifest_path
@@ -178,17 +204,32 @@ def run_demo(out_dir: str | Path = "reports/demo", lake_root: str | Path = "data
         print(f"\n[demo] wrote {out}/ (manifest.json status={manifest['status']})")
 
 
-def _demo_backtest() -> Any:
+def _demo_weights() -> tuple[Any, Any]:
     # Month-end top-5 by 126-day momentum among stocks with a full 126-day history,
-    # equal weight (qr.portfolio.rebalance), traded at the next close with 10 bps fees.
-    from qresearch.backtest import from_weights
+    # equal weight (qr.portfolio.rebalance): the 20-stock close panel and the weights.
     from qresearch.datasets import load_sample
     from qresearch.portfolio import rebalance
 
     close = load_sample("stocks")
     momentum = close.pct_change(126, fill_method=None)
     weights = rebalance(close, momentum, every="ME", lookback=126, method="equal", top_n=5)
-    return from_weights(close, weights, fees=0.001, init_cash=10_000.0)
+    return close, weights
+
+
+def _demo_backtest(close: Any, weights: Any) -> Any:
+    # The weights traded at the next close with 10 bps fees, from 10,000 of cash.
+    from qresearch.backtest import from_weights
+
+    return from_weights(close, weights, fees=_DEMO_FEES, init_cash=_DEMO_CASH)
+
+
+def _demo_reconcile(result: Any, close: Any, weights: Any) -> Any:
+    # The same weights as target-percent orders in the simulator, filled at the next
+    # close with the same fees and cash, reconciled fill by fill with the backtest.
+    from qresearch.sim import Simulator, TargetWeights, reconcile
+
+    sim = Simulator(close, _DEMO_CASH, fees=_DEMO_FEES, market_fill="close")
+    return reconcile(result, sim.run(TargetWeights(weights)))
 
 
 def _demo_benchmark() -> Any:
@@ -200,9 +241,11 @@ def _demo_benchmark() -> Any:
 
 
 def _jsonable_stat(value: Any) -> Any:
-    # Stats values as JSON: timestamps as ISO strings, numbers as floats.
+    # Stats values as JSON: timestamps as ISO strings, counts as ints, numbers as floats.
     if hasattr(value, "isoformat"):
         return value.isoformat()
+    if isinstance(value, numbers.Integral):
+        return int(value)
     return float(value)
 
 

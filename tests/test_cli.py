@@ -27,11 +27,23 @@ def test_demo_writes_reports_and_lake(tmp_path: Path, capsys: pytest.CaptureFixt
     html = (out / "tearsheet.html").read_text()
     assert "top-5 momentum" in html and "Sharpe" in html
     assert (out / "performance.html").stat().st_size > 10_000
+    # The simulator replays the same weights and reconciles fill by fill with the backtest.
+    summary = pd.read_csv(out / "reconciliation.csv", index_col=0)["value"]
+    assert int(summary["unexplained"]) == 0
+    assert int(summary["fills_simulated"]) == int(summary["fills_vectorized"]) > 100
+    assert float(summary["max_abs_relative_equity_difference"]) < 1e-9
+    daily = pd.read_csv(out / "reconciliation_daily.csv", index_col=0, parse_dates=True)
+    assert list(daily.columns) == ["vectorized", "simulated", "difference", "relative"]
+    assert daily["vectorized"].tolist() == equity.tolist()
+    assert daily["relative"].abs().max() < 1e-9
+    assert manifest["reconciliation"]["unexplained"] == 0
+    assert manifest["reconciliation"]["fills_vectorized"] == manifest["backtest"]["orders"]
     assert len(manifest["config_id"]) == 12 and len(manifest["data_fingerprint"]) == 16
     coverage = pd.read_csv(out / "coverage.csv", index_col=0)
     assert coverage.loc["ORCL", "rows"] == 5036 and coverage.loc["NVDA", "rows"] == 4012
     assert (lake / "symbol=ORCL").is_dir()
-    assert "round trip OK" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "round trip OK" in printed and "unexplained: 0" in printed
     # Idempotent: a second run upserts the same rows, never duplicates.
     run_demo(out, lake)
     again = pd.read_csv(out / "coverage.csv", index_col=0)

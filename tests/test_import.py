@@ -48,6 +48,7 @@ def _loaded_after(statement: str) -> set[str]:
         "import qresearch.signals",
         "import qresearch.labels",
         "import qresearch.model_selection",
+        "import qresearch.sim",
     ],
 )
 def test_import_is_light(statement: str) -> None:

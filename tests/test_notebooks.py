@@ -21,6 +21,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
             "03_cross_sectional_momentum.ipynb",
             {"start": "2010-01-01", "end": "2014-12-31", "top_n": 5},
         ),
+        ("04_event_driven_validation.ipynb", {"start": "2005-01-01", "end": "2014-12-31"}),
     ],
 )
 def test_notebook_runs_under_papermill(name: str, params: dict, tmp_path: Path) -> None:
@@ -42,7 +43,21 @@ def test_notebook_runs_under_papermill(name: str, params: dict, tmp_path: Path) 
         if o.get("output_type") == "error"
     ]
     assert not errors
+    warnings = [
+        o["text"]
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "stream" and o.get("name") == "stderr" and "Warning" in o["text"]
+    ]
+    assert not warnings
     if name.startswith("01"):
         assert (tmp_path / "lake" / "symbol=ORCL").is_dir()
+    elif name.startswith("04"):
+        import pandas as pd
+
+        summary = pd.read_csv(tmp_path / "out" / "reconciliation.csv", index_col=0)["value"]
+        assert int(summary["unexplained"]) == 0
+        assert (tmp_path / "out" / "performance.html").exists()
     else:
         assert (tmp_path / "out" / "tearsheet.html").exists()

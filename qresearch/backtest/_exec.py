@@ -46,7 +46,9 @@ def add_py(a: float, b: float) -> float:
     return 0.0 if zero else a + b
 
 
-def slip_fraction_py(size: float, slippage: float, impact: float, sigma: float, adv: float) -> float:
+def slip_fraction_py(
+    size: float, slippage: float, impact: float, sigma: float, adv: float
+) -> float:
     # Fraction of the price a fill of `size` units loses: slippage plus square-root
     # impact (when impact > 0 and sigma/adv are known), capped at 99%.
     slip = slippage

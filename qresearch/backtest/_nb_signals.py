@@ -233,7 +233,9 @@ def simulate_signals_py(
                     if impact > 0.0:
                         slip = slip_fraction_py(qty, slip, impact, sigma[i, c], adv[i, c])
                     if prev > 0.0:
-                        qty, adj, fee, net = sell_py(qty, price, slip, fees, fixed_fees, np.nan, 0.0)
+                        qty, adj, fee, net = sell_py(
+                            qty, price, slip, fees, fixed_fees, np.nan, 0.0
+                        )
                         if qty == 0.0:
                             continue
                         cash[g] += net
@@ -325,7 +327,9 @@ def simulate_signals_py(
                             qty = cap_participation_py(qty, participation, volume[i, c])
                             if qty == 0.0:
                                 continue
-                    qty, adj, fee, net = sell_py(qty, price, slip, fees, fixed_fees, np.nan, min_size)
+                    qty, adj, fee, net = sell_py(
+                        qty, price, slip, fees, fixed_fees, np.nan, min_size
+                    )
                     if qty == 0.0:
                         continue
                     cash[g] += net

@@ -156,7 +156,9 @@ def touch_price_py(side: int, is_limit: bool, level: float, o: float, h: float, 
     return np.nan
 
 
-def account_py(c: int, dq: float, price: float, fee: float, pos: Any, avg: Any, realized: Any) -> float:
+def account_py(
+    c: int, dq: float, price: float, fee: float, pos: Any, avg: Any, realized: Any
+) -> float:
     # Book a fill of dq units (signed) at `price`: position, average entry price and
     # realized P&L (net of the fee); returns the fill's realized P&L.
     p0 = pos[c]
@@ -179,7 +181,16 @@ def account_py(c: int, dq: float, price: float, fee: float, pos: Any, avg: Any, 
 
 
 def record_fill_py(
-    fills: Any, counts: Any, k: int, i: int, c: int, side: int, q: float, px: float, fee: float, pnl: float
+    fills: Any,
+    counts: Any,
+    k: int,
+    i: int,
+    c: int,
+    side: int,
+    q: float,
+    px: float,
+    fee: float,
+    pnl: float,
 ) -> None:
     # Append a fill record (the caller reserved room).
     n = counts[1]
@@ -204,7 +215,15 @@ def portfolio_value_py(cash: Any, pos: Any, val_price: Any, i: int) -> float:
 
 
 def cancel_oco_py(
-    floats: Any, ints: Any, active: Any, counts: Any, events: Any, k: int, q: float, done: bool, i: int
+    floats: Any,
+    ints: Any,
+    active: Any,
+    counts: Any,
+    events: Any,
+    k: int,
+    q: float,
+    done: bool,
+    i: int,
 ) -> None:
     # A member of an OCO group filled q units: the others shrink by q, or are cancelled
     # when the member is done.
@@ -267,8 +286,8 @@ def execute_py(
     vol_used[c] += final
     filled = floats[k, F_FILLED]
     avg_fill = floats[k, F_AVG_PRICE]
-    floats[k, F_AVG_PRICE] = adj if filled == 0.0 else (avg_fill * filled + adj * final) / (
-        filled + final
+    floats[k, F_AVG_PRICE] = (
+        adj if filled == 0.0 else (avg_fill * filled + adj * final) / (filled + final)
     )
     floats[k, F_FILLED] = filled + final
     done = floats[k, F_QTY] - floats[k, F_FILLED] <= 1e-9 * max(floats[k, F_QTY], 1.0)
@@ -306,10 +325,10 @@ def target_batch_py(
     n = 0
     for j in range(counts[0]):
         k = active[j]
-        if ints[k, I_TYPE] == TARGET_PERCENT and ints[k, I_STATUS] == WORKING:
-            if ints[k, I_ACTIVE_FROM] <= i:
-                cand[n] = k
-                n += 1
+        working = ints[k, I_STATUS] == WORKING and ints[k, I_ACTIVE_FROM] <= i
+        if working and ints[k, I_TYPE] == TARGET_PERCENT:
+            cand[n] = k
+            n += 1
     if n == 0:
         return
     # Column order first (submission order may differ), then by value to trade.
@@ -684,7 +703,7 @@ def _compiled() -> Callable[..., Any]:
     ns = dict(compiled_helpers())
     for name in _HELPERS:
         ns[name] = njit(cache=True)(rebind(globals()[name], ns))
-    return njit(cache=True)(rebind(match_bar_py, ns))  # type: ignore[no-any-return]
+    return njit(cache=True)(rebind(match_bar_py, ns))
 
 
 def match_bar_nb(*args: Any) -> None:

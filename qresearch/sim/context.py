@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 
@@ -30,10 +30,10 @@ _TIF_CODES = {name: code for code, name in enumerate(o.TIFS)}
 class _PriceSeries(pd.Series):
     # The close cross-section that, called with a symbol, closes that position:
     # `ctx.close["ORCL"]` is a price, `ctx.close("ORCL")` an order.
-    _metadata = ["_ctx"]
+    _metadata: ClassVar[list[str]] = ["_ctx"]
 
     def __call__(self, symbol: Any, **kwargs: Any) -> int | None:
-        return self._ctx.close_position(symbol, **kwargs)  # type: ignore[no-any-return]
+        return self._ctx.close_position(symbol, **kwargs)
 
 
 def _price(value: Any) -> float:
@@ -328,9 +328,22 @@ class Context:
         ):
             legs.append(
                 run.submit(
-                    self.i, symbol, -sgn, qty, typ, o.GTC, lim, stp, None, math.nan, math.nan,
-                    role=role, parent=entry, oco=group, held=held,
-                )  # fmt: skip
+                    self.i,
+                    symbol,
+                    -sgn,
+                    qty,
+                    typ,
+                    o.GTC,
+                    lim,
+                    stp,
+                    None,
+                    math.nan,
+                    math.nan,
+                    role=role,
+                    parent=entry,
+                    oco=group,
+                    held=held,
+                )
             )
         return o.Bracket(entry, legs[0], legs[1])
 
@@ -373,7 +386,7 @@ class Context:
         limit_price: float | None = None,
         stop_price: float | None = None,
     ) -> int:
-        """Cancel a working order and submit a copy with a new quantity or prices; return the new id.
+        """Cancel a working order and submit a copy with new quantity or prices; return its id.
 
         ``qty`` defaults to the quantity not yet filled.
         """

@@ -45,8 +45,18 @@ from qresearch.data.bars import Bars
 from qresearch.exceptions import DataValidationError, ParameterError, StrategyError
 from qresearch.portfolio.risk import RiskLimits
 from qresearch.sim import orders as o
-from qresearch.sim._nb import N_PARAMS, P_FEES, P_FILL_CLOSE, P_FIXED, P_GRANULARITY
-from qresearch.sim._nb import P_IMPACT, P_LEVERAGE, P_MIN_SIZE, P_SLIP, P_VOLUME_LIMIT
+from qresearch.sim._nb import (
+    N_PARAMS,
+    P_FEES,
+    P_FILL_CLOSE,
+    P_FIXED,
+    P_GRANULARITY,
+    P_IMPACT,
+    P_LEVERAGE,
+    P_MIN_SIZE,
+    P_SLIP,
+    P_VOLUME_LIMIT,
+)
 from qresearch.sim.context import Context
 from qresearch.sim.result import SimResult
 
@@ -110,7 +120,7 @@ class Simulator:
     ...             ctx.buy("ORCL", 100)
     >>> out = qr.sim.Simulator(bars, init_cash=10_000, fees=0.001).run(BuyOnce())
     >>> fill = out.fills.iloc[0]
-    >>> fill.timestamp == bars.index[1], fill.price == bars.open["ORCL"].iloc[1]
+    >>> bool(fill.timestamp == bars.index[1]), bool(fill.price == bars.open["ORCL"].iloc[1])
     (True, True)
     """
 
@@ -148,8 +158,10 @@ class Simulator:
             raise ParameterError(f"risk must be a RiskLimits or None; got {type(risk).__name__}.")
         if isinstance(bars, Bars):
             close = bars.close
-            raw_open, raw_high, raw_low = _array(bars.open), _array(bars.high), _array(bars.low)
-            volume = _array(bars.volume) if bars.volume is not None else None
+            raw_open: np.ndarray | None = _array(bars.open)
+            raw_high: np.ndarray | None = _array(bars.high)
+            raw_low: np.ndarray | None = _array(bars.low)
+            volume: np.ndarray | None = _array(bars.volume) if bars.volume is not None else None
         else:
             close = check_panel(bars, "bars")
             if market_fill == "open":
@@ -157,8 +169,7 @@ class Simulator:
                     "market_fill='open' needs opening prices: pass Bars (e.g. "
                     "qr.datasets.load_sample('ohlcv')), or Simulator(..., market_fill='close')."
                 )
-            raw_open = raw_high = raw_low = None
-            volume = None
+            raw_open = raw_high = raw_low = volume = None
         if (volume_limit is not None or impact > 0) and volume is None:
             raise ParameterError(
                 "volume_limit and impact need bar volume: pass Bars with a volume panel."
@@ -191,11 +202,11 @@ class Simulator:
         valid = ~np.isnan(c)
         rows = np.arange(len(c))[:, None]
         last_valid = np.where(valid, rows, -1).max(axis=0)
-        self.delist_at: dict[int, np.ndarray] = {}
+        delist: dict[int, list[int]] = {}
         for col, lv in enumerate(last_valid):
             if 0 <= lv < len(c) - 1:
-                self.delist_at.setdefault(int(lv) + 1, []).append(col)  # type: ignore[attr-defined]
-        self.delist_at = {k: np.array(v, dtype=np.int64) for k, v in self.delist_at.items()}
+                delist.setdefault(int(lv) + 1, []).append(col)
+        self.delist_at = {k: np.array(v, dtype=np.int64) for k, v in delist.items()}
         self._impact_inputs: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
@@ -390,7 +401,22 @@ class _Run:
         if reason == o.R_NONE and self.halted(i) and role != o.ROLE_RISK_EXIT:
             reason = o.R_RISK
         status = o.REJECTED if reason else (o.HELD if held else o.WORKING)
-        book.ints[k] = (c, side, typ, tif, status, start, expire, parent, oco, i, 0, role, n_bars, 0)
+        book.ints[k] = (
+            c,
+            side,
+            typ,
+            tif,
+            status,
+            start,
+            expire,
+            parent,
+            oco,
+            i,
+            0,
+            role,
+            n_bars,
+            0,
+        )
         book.floats[k] = (q, 0.0, limit, stop, trail_amt, trail_pct, ref, math.nan, math.nan)
         book.event(k, i, o.EV_SUBMITTED)
         if reason:

@@ -142,6 +142,7 @@ class OrderBook:
 
     @property
     def n_active(self) -> int:
+        """Number of orders in the active list (working or held)."""
         return int(self.counts[0])
 
     def reserve(self, n_orders: int) -> None:

@@ -192,33 +192,50 @@ def reconcile(
 def _explain(
     rows: pd.DataFrame, drift: np.ndarray, bt: BacktestResult, sim: SimResult, window: int
 ) -> list[str]:
-    # The reason of each difference that is not rounding, from the simulator's records.
+    # The reason of each difference that is not rounding, from the simulator's records
+    # (set and dict lookups, so that tens of thousands of differences stay fast).
     index = sim.equity.index
     orders, fills = sim.orders, sim.fills
+
+    def keys(frame: pd.DataFrame) -> set[tuple[Any, Any]]:
+        return set(zip(frame["timestamp"], frame["symbol"], strict=True))
+
     rejected = orders[orders["event"] == "rejected"]
-    partial = orders[(orders["event"] == "partially_filled") & (orders["reason"] == "no_volume")]
-    delisted = fills[fills["order_type"] == "delisting"]
+    pairs = zip(rejected["timestamp"], rejected["symbol"], strict=True)
+    rejection = dict(zip(pairs, rejected["reason"], strict=True))
+    partial = keys(
+        orders[(orders["event"] == "partially_filled") & (orders["reason"] == "no_volume")]
+    )
+    delisted = keys(fills[fills["order_type"] == "delisting"])
     granularity = sim.config.get("size_granularity")
     # Sizes rounded differently by the two engines: every size difference from the
     # first rounded fill on is (directly, or through the equity path) rounding.
     rounding = granularity != bt.config.get("size_granularity")
-    vec_orders = bt.orders
 
-    def near(frame: pd.DataFrame, ts: Any, symbol: Any) -> pd.DataFrame:
-        pos = index.get_loc(ts)
-        lo, hi = index[max(pos - window, 0)], index[min(pos + window, len(index) - 1)]
-        return frame[
-            (frame["symbol"] == symbol) & (frame["timestamp"] >= lo) & (frame["timestamp"] <= hi)
-        ]
+    def bars_by_symbol(frame: pd.DataFrame) -> dict[Any, np.ndarray]:
+        pos = index.get_indexer(frame["timestamp"])
+        out: dict[Any, np.ndarray] = {}
+        for symbol, p in pd.Series(pos).groupby(frame["symbol"].to_numpy()):
+            out[symbol] = np.sort(p.to_numpy())
+        return out
+
+    vec_bars, sim_bars = bars_by_symbol(bt.orders), bars_by_symbol(fills)
+
+    def near(bars: dict[Any, np.ndarray], ts: Any, symbol: Any) -> bool:
+        b = bars.get(symbol)
+        if b is None:
+            return False
+        p = index.get_loc(ts)
+        lo, hi = np.searchsorted(b, [p - window, p + window + 1])
+        return bool(hi > lo)
 
     out = []
     for n, ((ts, symbol), row) in enumerate(rows.iterrows()):
-        here = (rejected["symbol"] == symbol) & (rejected["timestamp"] == ts)
-        if here.any():
-            out.append(f"rejected: {rejected.loc[here, 'reason'].iloc[0]}")
-        elif ((delisted["symbol"] == symbol) & (delisted["timestamp"] == ts)).any():
+        if (ts, symbol) in rejection:
+            out.append(f"rejected: {rejection[(ts, symbol)]}")
+        elif (ts, symbol) in delisted:
             out.append("delisting")
-        elif ((partial["symbol"] == symbol) & (partial["timestamp"] == ts)).any():
+        elif (ts, symbol) in partial:
             out.append("partial fill")
         elif rounding and (
             abs(row["qty_difference"]) < (granularity or np.inf)
@@ -226,10 +243,8 @@ def _explain(
         ):
             out.append("quantity rounding")
         elif row["qty_vectorized"] == 0 or row["qty_simulated"] == 0:
-            other = near(vec_orders, ts, symbol) if row["qty_vectorized"] == 0 else None
-            if other is None:
-                other = near(fills, ts, symbol)
-            if len(other):
+            other = vec_bars if row["qty_vectorized"] == 0 else sim_bars
+            if near(other, ts, symbol):
                 out.append("fill timing")
             else:
                 out.append("equity path" if drift[n] else "unexplained")

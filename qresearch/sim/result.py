@@ -252,14 +252,14 @@ class SimResult:
         return self._bt.config_id
 
     def to_backtest_result(self) -> BacktestResult:
-        """The same equity and fills as a :class:`~qresearch.backtest.BacktestResult`."""
+        """Return the same equity and fills as a :class:`~qresearch.backtest.BacktestResult`."""
         return self._bt
 
     def stats(self, periods_per_year: float = 252, risk_free: float = 0.0) -> pd.Series:
         """Return performance, trade and cost statistics (as ``BacktestResult.stats``)."""
         out = self._bt.stats(periods_per_year, risk_free)
         out["rejections"] = int((self.orders["event"] == "rejected").sum())
-        return out  # type: ignore[no-any-return]
+        return out
 
     def plot(self, benchmark: pd.Series | None = None, **kwargs: Any) -> Any:
         """Return the plotly performance figure (see ``BacktestResult.plot``)."""

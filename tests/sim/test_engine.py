@@ -45,7 +45,13 @@ class RandomOrders:
                 side(s, qty, "stop", stop_price=px * rng.uniform(0.97, 1.03), tif=tif)
             elif kind == 3:
                 stop = px * rng.uniform(0.97, 1.03)
-                side(s, qty, "stop_limit", stop_price=stop, limit_price=stop * rng.uniform(0.98, 1.02))
+                side(
+                    s,
+                    qty,
+                    "stop_limit",
+                    stop_price=stop,
+                    limit_price=stop * rng.uniform(0.98, 1.02),
+                )
             elif kind == 4:
                 side(s, qty, "trailing_stop", trail_percent=rng.uniform(0.01, 0.05))
             elif kind == 5:
@@ -198,8 +204,12 @@ def test_context_views() -> None:
     act = {0: lambda s, ctx: ctx.buy("S000", 10), 10: look, 11: lambda s, ctx: ctx.close("S000")}
     out = Simulator(bars, 1e5).run(Script(act))
     assert seen["ts"] == bars.index[10]
-    pd.testing.assert_series_equal(seen["close"], bars.close.iloc[10], check_names=False, check_series_type=False)
-    pd.testing.assert_frame_equal(seen["hist"], bars.close.iloc[6:11], check_freq=False, check_names=False)
+    pd.testing.assert_series_equal(
+        seen["close"], bars.close.iloc[10], check_names=False, check_series_type=False
+    )
+    pd.testing.assert_frame_equal(
+        seen["hist"], bars.close.iloc[6:11], check_freq=False, check_names=False
+    )
     assert seen["pos"]["S000"] == 10 and seen["avg"] == bars.open["S000"].iloc[1]
     assert seen["equity"] == pytest.approx(out.equity.iloc[10])
     assert out.positions["S000"].iloc[-1] == 0.0  # ctx.close(symbol) flattened it
@@ -269,7 +279,13 @@ def test_delisted_position_is_closed_at_its_last_price() -> None:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_numba_kernel_equals_python_twin(seed) -> None:
     bars = make_bars(80, 4, seed=seed)
-    kw = {"fees": 0.001, "fixed_fees": 0.5, "slippage": 0.0005, "volume_limit": 0.001, "impact": 0.1}
+    kw = {
+        "fees": 0.001,
+        "fixed_fees": 0.5,
+        "slippage": 0.0005,
+        "volume_limit": 0.001,
+        "impact": 0.1,
+    }
     a = Simulator(bars, 1e5, **kw).run(RandomOrders(seed), engine="numba")
     b = Simulator(bars, 1e5, **kw).run(RandomOrders(seed), engine="python")
     pd.testing.assert_frame_equal(a.fills, b.fills)

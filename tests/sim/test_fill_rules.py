@@ -19,9 +19,16 @@ def run(bars, actions=None, start=None, on_fill=None, engine="numba", **kw):
 
 
 def fills(out):
-    return [(int(b), s, q, p) for b, s, q, p in zip(
-        out.fills["timestamp"].map(lambda t: out.equity.index.get_loc(t)),
-        out.fills["side"], out.fills["qty"], out.fills["price"], strict=True)]
+    return [
+        (int(b), s, q, p)
+        for b, s, q, p in zip(
+            out.fills["timestamp"].map(lambda t: out.equity.index.get_loc(t)),
+            out.fills["side"],
+            out.fills["qty"],
+            out.fills["price"],
+            strict=True,
+        )
+    ]
 
 
 def events(out, order_id):
@@ -66,7 +73,9 @@ def test_limit_never_fills_worse_than_its_limit_with_slippage() -> None:
     out, _ = run(bars, {0: lambda s, ctx: ctx.buy("A", 5, "limit", limit_price=9.7)}, slippage=0.01)
     assert fills(out) == [(1, "buy", 5.0, 9.7)]
     bars = hand_bars([FLAT, (9.0, 10.2, 8.9, 9.9)])
-    out, _ = run(bars, {0: lambda s, ctx: ctx.buy("A", 5, "limit", limit_price=9.05)}, slippage=0.01)
+    out, _ = run(
+        bars, {0: lambda s, ctx: ctx.buy("A", 5, "limit", limit_price=9.05)}, slippage=0.01
+    )
     assert fills(out)[0][3] == pytest.approx(9.05)  # 9.0 * 1.01 = 9.09 capped at 9.05
 
 
@@ -185,12 +194,18 @@ def test_oco_group_cancels_the_other() -> None:
 def test_ioc_fok_and_volume_limit(engine) -> None:
     # Volume 1000 per bar and volume_limit 0.1: at most 100 shares per bar.
     bars = hand_bars([(*FLAT, 1000.0)] * 4)
-    out, _ = run(bars, {0: lambda s, ctx: ctx.buy("A", 250, tif="IOC")}, volume_limit=0.1, engine=engine)
+    out, _ = run(
+        bars, {0: lambda s, ctx: ctx.buy("A", 250, tif="IOC")}, volume_limit=0.1, engine=engine
+    )
     assert fills(out) == [(1, "buy", 100.0, 10.0)]
     assert events(out, 0)[-1] == (1, "cancelled", "ioc_remainder")
-    out, _ = run(bars, {0: lambda s, ctx: ctx.buy("A", 250, tif="FOK")}, volume_limit=0.1, engine=engine)
+    out, _ = run(
+        bars, {0: lambda s, ctx: ctx.buy("A", 250, tif="FOK")}, volume_limit=0.1, engine=engine
+    )
     assert out.fills.empty and events(out, 0)[-1] == (1, "cancelled", "fok_not_fillable")
-    out, _ = run(bars, {0: lambda s, ctx: ctx.buy("A", 80, tif="FOK")}, volume_limit=0.1, engine=engine)
+    out, _ = run(
+        bars, {0: lambda s, ctx: ctx.buy("A", 80, tif="FOK")}, volume_limit=0.1, engine=engine
+    )
     assert fills(out) == [(1, "buy", 80.0, 10.0)]
     # GTC: partial fills across bars, quantity conserved, remainder stays working.
     out, _ = run(bars, {0: lambda s, ctx: ctx.buy("A", 250)}, volume_limit=0.1, engine=engine)
@@ -206,6 +221,7 @@ def test_ioc_fok_and_volume_limit(engine) -> None:
 @pytest.mark.parametrize("engine", ["numba", "python"])
 def test_day_order_expires_at_the_end_of_the_bar_it_is_tried_on(engine) -> None:
     bars = hand_bars([FLAT, FLAT, (9.0, 9.5, 8.5, 9.0)])
+
     def submit(s, ctx):
         ctx.buy("A", 5, "limit", limit_price=9.0, tif="DAY")
         s.ids["open"] = [o.order_id for o in ctx.open_orders()]
@@ -219,10 +235,18 @@ def test_day_order_expires_at_the_end_of_the_bar_it_is_tried_on(engine) -> None:
 
 def test_gtd_works_through_its_date() -> None:
     bars = hand_bars([FLAT, FLAT, FLAT, (9.0, 9.5, 8.5, 9.0)])
-    gtd = {0: lambda s, ctx: ctx.buy("A", 5, "limit", limit_price=9.0, tif="GTD", good_till="2024-01-03")}
+    gtd = {
+        0: lambda s, ctx: ctx.buy(
+            "A", 5, "limit", limit_price=9.0, tif="GTD", good_till="2024-01-03"
+        )
+    }
     out, _ = run(bars, gtd)
     assert out.fills.empty and events(out, 0)[-1] == (2, "expired", "good_till_date_passed")
-    longer = {0: lambda s, ctx: ctx.buy("A", 5, "limit", limit_price=9.0, tif="GTD", good_till="2024-01-04")}
+    longer = {
+        0: lambda s, ctx: ctx.buy(
+            "A", 5, "limit", limit_price=9.0, tif="GTD", good_till="2024-01-04"
+        )
+    }
     out, _ = run(bars, longer)
     assert fills(out) == [(3, "buy", 5.0, 9.0)]
     past = {1: lambda s, ctx: ctx.buy("A", 5, tif="GTD", good_till="2024-01-01")}
@@ -276,7 +300,9 @@ def test_fills_reach_on_fill_before_on_bar_and_new_orders_wait_a_bar() -> None:
 def test_market_order_on_a_bar_without_data_is_rejected_and_limits_wait() -> None:
     nan = float("nan")
     bars = hand_bars([FLAT, (nan, nan, nan, nan, nan), (9.0, 9.5, 8.5, 9.0)])
-    out, _ = run(bars, {0: lambda s, ctx: (ctx.buy("A", 1), ctx.buy("A", 1, "limit", limit_price=9.2))})
+    out, _ = run(
+        bars, {0: lambda s, ctx: (ctx.buy("A", 1), ctx.buy("A", 1, "limit", limit_price=9.2))}
+    )
     assert out.rejections["reason"].tolist() == ["no_data"]
     assert fills(out) == [(2, "buy", 1.0, 9.0)]
     assert pd.isna(out.equity).sum() == 0

@@ -20,7 +20,9 @@ def stocks() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def demo_weights(stocks) -> pd.DataFrame:
     momentum = stocks.pct_change(126, fill_method=None)
-    return qr.portfolio.rebalance(stocks, momentum, every="ME", lookback=126, method="equal", top_n=5)
+    return qr.portfolio.rebalance(
+        stocks, momentum, every="ME", lookback=126, method="equal", top_n=5
+    )
 
 
 def _stock_bars(close: pd.DataFrame) -> Bars:
@@ -36,7 +38,9 @@ def _stock_bars(close: pd.DataFrame) -> Bars:
 
 @pytest.mark.parametrize(("fees", "slippage"), [(0.0, 0.0), (0.001, 0.0005)])
 def test_target_weights_equal_from_weights_next_close(stocks, demo_weights, fees, slippage) -> None:
-    res = qr.backtest.from_weights(stocks, demo_weights, fees=fees, slippage=slippage, init_cash=1e4)
+    res = qr.backtest.from_weights(
+        stocks, demo_weights, fees=fees, slippage=slippage, init_cash=1e4
+    )
     out = Simulator(stocks, 1e4, fees=fees, slippage=slippage, market_fill="close").run(
         TargetWeights(demo_weights)
     )
@@ -76,7 +80,9 @@ def test_daily_rebalancing_with_shorts_and_leverage_reconciles() -> None:
 
 def test_reconcile_explains_differences(stocks, demo_weights) -> None:
     bars = _stock_bars(stocks)
-    res = qr.backtest.from_weights(bars, demo_weights, fees=0.001, init_cash=1e4, execution="next_open")
+    res = qr.backtest.from_weights(
+        bars, demo_weights, fees=0.001, init_cash=1e4, execution="next_open"
+    )
     # Whole shares in the simulator only: sizes differ by less than a share.
     out = Simulator(bars, 1e4, fees=0.001, size_granularity=1.0).run(TargetWeights(demo_weights))
     rec = reconcile(res, out)
@@ -84,7 +90,12 @@ def test_reconcile_explains_differences(stocks, demo_weights) -> None:
     assert "quantity rounding" in reasons
     assert rec.summary()["unexplained"] == 0 and rec.unexplained.empty
     # A volume limit: partial fills.
-    thin = Bars(**{**{f: getattr(bars, f) for f in ("open", "high", "low", "close")}, "volume": bars.volume / 1e4})
+    thin = Bars(
+        **{
+            **{f: getattr(bars, f) for f in ("open", "high", "low", "close")},
+            "volume": bars.volume / 1e4,
+        }
+    )
     out = Simulator(thin, 1e4, fees=0.001, volume_limit=0.05).run(TargetWeights(demo_weights))
     rec = reconcile(res, out)
     assert {"partial fill", "equity path"} <= set(rec.fills["reason"])
