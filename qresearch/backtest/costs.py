@@ -1,4 +1,9 @@
-"""Transaction costs shared by the vectorized engine and (later) the simulator."""
+"""Transaction costs shared by the vectorized engines and the simulator.
+
+Each engine builds a :class:`Costs` from its arguments and hands its fields to its
+kernel; the kernels and :meth:`Costs.buy` / :meth:`Costs.sell` price, size and charge a
+fill through the same execution core, :mod:`qresearch.backtest._exec`.
+"""
 
 from __future__ import annotations
 
@@ -94,9 +99,9 @@ class Costs(Config):
         >>> Costs(impact=0.5).impact_fraction(qty=10_000, sigma=0.02, adv=1_000_000)
         0.001
         """
-        if adv <= 0 or math.isnan(sigma):
-            return 0.0
-        return self.impact * sigma * math.sqrt(abs(qty) / adv)
+        from qresearch.backtest._exec import slip_fraction_py
+
+        return slip_fraction_py(qty, 0.0, self.impact, sigma, adv)
 
     def impact_inputs(self, close: Any, volume: Any) -> tuple[Any, Any]:
         """Return ``(sigma, adv)`` panels known before each bar (no look-ahead).
@@ -110,13 +115,55 @@ class Costs(Config):
         adv = volume.rolling(window, min_periods=1).mean().shift(1)
         return sigma, adv
 
+    def buy(
+        self,
+        qty: float,
+        price: float,
+        *,
+        cash: float = math.inf,
+        sigma: float = math.nan,
+        adv: float = math.nan,
+    ) -> tuple[float, float, float, float]:
+        """Return ``(qty, fill price, fee, cash spent)`` of a buy, as every engine books it.
+
+        The execution core of the engines (``qresearch.backtest._exec``): slippage plus
+        impact on the price, fees on the value, and the size reduced so that no more
+        than ``cash`` is spent (``qty`` 0.0 when nothing can be bought).
+
+        Examples
+        --------
+        >>> Costs(fees=0.001, slippage=0.001).buy(10, 100.0)
+        (10.0, 100.1, 1.001, 1002.001)
+        >>> Costs(fees=0.01).buy(10, 100.0, cash=505.0)[0]  # 500 of shares + 5 of fees
+        5.0
+        """
+        from qresearch.backtest._exec import buy_py, slip_fraction_py
+
+        slip = slip_fraction_py(qty, self.slippage, self.impact, sigma, adv)
+        return buy_py(float(qty), price, slip, cash, self.fees, self.fixed_fees, math.nan, 0.0)
+
+    def sell(
+        self, qty: float, price: float, *, sigma: float = math.nan, adv: float = math.nan
+    ) -> tuple[float, float, float, float]:
+        """Return ``(qty, fill price, fee, cash received)`` of a sell (see :meth:`buy`).
+
+        Examples
+        --------
+        >>> Costs(fees=0.001, slippage=0.001).sell(10, 100.0)
+        (10.0, 99.9, 0.999, 998.001)
+        """
+        from qresearch.backtest._exec import sell_py, slip_fraction_py
+
+        slip = slip_fraction_py(qty, self.slippage, self.impact, sigma, adv)
+        return sell_py(float(qty), price, slip, self.fees, self.fixed_fees, math.nan, 0.0)
+
     def buy_price(self, price: float) -> float:
-        """Return the fill price of a buy at ``price``."""
-        return price * (1.0 + self.slippage)
+        """Return the fill price of a buy at ``price`` (slippage only)."""
+        return self.buy(1.0, price)[1]
 
     def sell_price(self, price: float) -> float:
-        """Return the fill price of a sell at ``price``."""
-        return price * (1.0 - self.slippage)
+        """Return the fill price of a sell at ``price`` (slippage only)."""
+        return self.sell(1.0, price)[1]
 
     def fee(self, traded_value: float) -> float:
         """Return the fee of one order of absolute value ``traded_value``."""
