@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import qresearch.api as qr
+from qresearch.data.bars import Bars
 from qresearch.exceptions import DataValidationError, ParameterError, StrategyError
 from qresearch.portfolio.risk import RiskLimits
 from qresearch.sim import TWAP, VWAP, Simulator
@@ -358,3 +359,29 @@ def test_result_views_and_html() -> None:
     assert isinstance(out.trades, pd.DataFrame) and "pnl" in out.trades
     assert out.config["fees"] == 0.001 and len(out.config_id) > 8
     assert "SimResult(" in repr(out)
+
+
+def test_truncating_the_bars_does_not_change_the_past() -> None:
+    # No look-ahead: a run on the bars up to a date equals the full run up to that date.
+    bars = make_bars(120, 4, seed=12)
+    full = Simulator(bars, 1e5, fees=0.001, volume_limit=0.001).run(RandomOrders(7))
+    for cut in (40, 77, 119):
+        part_bars = Bars(
+            **{f: getattr(bars, f).iloc[:cut] for f in ("open", "high", "low", "close", "volume")}
+        )
+        part = Simulator(part_bars, 1e5, fees=0.001, volume_limit=0.001).run(RandomOrders(7))
+        pd.testing.assert_series_equal(part.equity, full.equity.iloc[:cut])
+        before = full.fills[full.fills["timestamp"] < bars.index[cut]]
+        pd.testing.assert_frame_equal(part.fills[part.fills["order_type"] != "delisting"], before)
+
+
+def test_progress_bar_and_figures(tmp_path, capsys) -> None:
+    bars = make_bars(300, 3, seed=2)
+    out = Simulator(bars, 1e5).run(RandomOrders(1), progress=True)
+    assert "simulating" in capsys.readouterr().err
+    Simulator(bars, 1e5).run(RandomOrders(1))  # not a terminal: silent
+    assert capsys.readouterr().err == ""
+    fig = out.plot()
+    assert len(fig.data) >= 2
+    path = out.tearsheet(tmp_path / "sim.html")
+    assert path.exists() and path.stat().st_size > 10_000
