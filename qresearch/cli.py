@@ -170,7 +170,8 @@ def run_demo(out_dir: str | Path = "reports/demo", lake_root: str | Path = "data
         reconciliation.daily.to_csv(out / "reconciliation_daily.csv")
         timings["simulate_reconcile"] = time.perf_counter() - t
         for key, value in summary.items():
-            print(f"       {key}: {f'{value:.3g}' if isinstance(value, float) else value}")
+            shown = int(value) if float(value).is_integer() else f"{value:.3g}"
+            print(f"       {key}: {shown}")
         if summary["unexplained"]:
             raise QResearchError(
                 f"The simulator's replay of the demo weights differs from the vectorized "

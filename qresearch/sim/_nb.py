@@ -349,7 +349,11 @@ def target_batch_py(
         w = floats[k, F_TARGET]
         px = fill_price[i, c]
         if math.isnan(px):
-            finish_py(ints, events, counts, k, i, REJECTED, EV_REJECTED, R_NO_DATA)
+            if w == 0.0 and pos[c] == 0.0:
+                # Nothing to trade: a zero target for a symbol without a bar or position.
+                finish_py(ints, events, counts, k, i, CANCELLED, EV_CANCELLED, R_AT_TARGET)
+            else:
+                finish_py(ints, events, counts, k, i, REJECTED, EV_REJECTED, R_NO_DATA)
             continue
         if math.isnan(value) or value <= 0.0:
             finish_py(ints, events, counts, k, i, REJECTED, EV_REJECTED, R_CASH)

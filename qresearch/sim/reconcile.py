@@ -51,7 +51,7 @@ class Reconciliation:
         return self.fills[self.fills["reason"] == "unexplained"]
 
     def summary(self) -> pd.Series:
-        """Headline figures: largest equity difference, fills matched, counts per reason."""
+        """Headline figures (floats): largest equity difference, fills matched, counts per reason."""
         reasons = self.fills["reason"].replace("", "match").value_counts()
         out = {
             "bars": len(self.daily),
@@ -65,7 +65,7 @@ class Reconciliation:
         for reason, n in reasons.items():
             out[f"fills: {reason}"] = int(n)
         out["unexplained"] = int((self.fills["reason"] == "unexplained").sum())
-        return pd.Series(out, name="reconciliation", dtype=object)
+        return pd.Series(out, name="reconciliation", dtype="float64")
 
     def __repr__(self) -> str:
         s = self.summary()

@@ -49,6 +49,9 @@ def test_target_weights_equal_from_weights_next_close(stocks, demo_weights, fees
     s = rec.summary()
     assert s["unexplained"] == 0 and s["max_abs_relative_equity_difference"] < 1e-9
     assert s["fills_simulated"] == s["fills_vectorized"] == len(res.orders)
+    # Zero targets for symbols not listed yet are no-ops, not rejections.
+    assert out.rejections.empty
+    assert "already_at_target" in set(out.orders["reason"])
 
 
 def test_target_weights_equal_from_weights_next_open(stocks, demo_weights) -> None:
