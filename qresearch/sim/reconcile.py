@@ -51,7 +51,7 @@ class Reconciliation:
         return self.fills[self.fills["reason"] == "unexplained"]
 
     def summary(self) -> pd.Series:
-        """Headline figures (floats): largest equity difference, fills matched, counts per reason."""
+        """Headline figures (floats): largest equity difference, fills, counts per reason."""
         reasons = self.fills["reason"].replace("", "match").value_counts()
         out = {
             "bars": len(self.daily),
