@@ -429,14 +429,35 @@ class _Run:
                 self.uses_volume_inputs = True
         return k
 
-    def submit_targets(self, i: int, symbols: list[Any], weights: Any) -> list[int]:
-        # Target-percent orders for several symbols at once (vectorized bookkeeping);
-        # a symbol's earlier target order still working is replaced.
+    def submit_targets(
+        self,
+        i: int,
+        symbols: list[Any] | None,
+        weights: Any,
+        cols: np.ndarray | None = None,
+        skip_flat_zeros: bool = False,
+    ) -> list[int]:
+        # Target-percent orders for several symbols at once (vectorized bookkeeping).
+        # An earlier target order of the same symbol that has been tried (active) and is
+        # still working is replaced; one still waiting out latency_bars is kept, so that
+        # every decision reaches the market in order. `skip_flat_zeros` leaves out zero
+        # targets of symbols without a position or a working target order (no-ops).
         w = np.asarray(weights, dtype=np.float64)
-        cols = np.array([self.ctx._cols.get(s, -1) for s in symbols], dtype=np.int64)
-        n = len(cols)
         book = self.book
+        if cols is None:
+            cols = np.array([self.ctx._cols.get(s, -1) for s in symbols or []], dtype=np.int64)
+        status = book.ints[:, o.I_STATUS]
+        if skip_flat_zeros:
+            known = cols >= 0
+            prev = np.where(known, self.target_order[cols], -1)
+            pending = (prev >= 0) & (status[np.maximum(prev, 0)] < o.TERMINAL)
+            keep = (w != 0.0) | (np.where(known, self.pos[cols], 0.0) != 0.0) | pending | ~known
+            w, cols = w[keep], cols[keep]
+            if symbols is not None:
+                symbols = [s for s, k in zip(symbols, keep, strict=True) if k]
+        n = len(cols)
         book.reserve(n)
+        status = book.ints[:, o.I_STATUS]
         ids = np.arange(book.n, book.n + n)
         book.n += n
         bad_symbol = cols < 0
@@ -445,11 +466,13 @@ class _Run:
         if self.halted(i):
             reason = np.where(reason == o.R_NONE, o.R_RISK, reason)
         ok = reason == o.R_NONE
-        # Replace earlier target orders of the same symbols that are still working.
-        for c in cols[ok]:
-            prev = self.target_order[c]
-            if prev >= 0 and book.ints[prev, o.I_STATUS] < o.TERMINAL:
-                self.cancel(i, int(prev), o.R_REPLACED, o.EV_REPLACED)
+        prev = self.target_order[cols[ok]]
+        live = prev[prev >= 0]
+        live = live[(status[live] < o.TERMINAL) & (book.ints[live, o.I_ACTIVE_FROM] <= i)]
+        if len(live):
+            book.ints[live, o.I_STATUS] = o.CANCELLED
+            self._events(live, i, o.EV_REPLACED, o.R_REPLACED)
+            self._compact()
         start = i + 1 + self.sim.latency_bars
         ints = book.ints[ids]
         ints[:] = 0
@@ -468,29 +491,29 @@ class _Run:
         floats[:, o.F_TARGET] = w
         book.floats[ids] = floats
         for k in ids[bad_symbol]:
-            self.unknown[int(k)] = symbols[int(k - ids[0])]
-        # Events: submitted for all, rejected for the bad ones.
-        ev = [np.column_stack([ids, np.full(n, i), np.full(n, o.EV_SUBMITTED), np.zeros(n)])]
+            self.unknown[int(k)] = symbols[int(k - ids[0])] if symbols is not None else None
+        self._events(ids, i, o.EV_SUBMITTED, o.R_NONE)
         if (~ok).any():
-            bad = ids[~ok]
-            ev.append(
-                np.column_stack(
-                    [bad, np.full(len(bad), i), np.full(len(bad), o.EV_REJECTED), reason[~ok]]
-                )
-            )
-        for block in ev:
-            block = block.astype(np.int64)
-            m = int(book.counts[2])
-            if m + len(block) > book.events.shape[0]:
-                book.events = o._grow(book.events, 2 * (m + len(block)), 0)
-            book.events[m : m + len(block)] = block
-            book.counts[2] = m + len(block)
+            self._events(ids[~ok], i, o.EV_REJECTED, reason[~ok])
         good = ids[ok]
         n_act = book.n_active
         book.active[n_act : n_act + len(good)] = good
         book.counts[0] = n_act + len(good)
         self.target_order[cols[ok]] = good
         return [int(k) for k in ids]
+
+    def _events(self, ids: np.ndarray, i: int, code: int, reason: Any) -> None:
+        # Append one event per order id (vectorized).
+        book = self.book
+        m, n = int(book.counts[2]), len(ids)
+        if m + n > book.events.shape[0]:
+            book.events = o._grow(book.events, 2 * (m + n), 0)
+        block = book.events[m : m + n]
+        block[:, 0] = ids
+        block[:, 1] = i
+        block[:, 2] = code
+        block[:, 3] = reason
+        book.counts[2] = m + n
 
     def cancel(self, i: int, k: Any, reason: int, code: int) -> bool:
         k = self.check_order_id(k)
@@ -614,7 +637,10 @@ class _Run:
             bar.close()
         ctx.i = n_rows - 1
         self._call(strategy, "on_stop", n_rows - 1)
-        return SimResult.from_run(self)
+        result = SimResult.from_run(self)
+        # Break the run <-> context cycle so the run's arrays are freed right away.
+        del self.ctx
+        return result
 
     def _call(self, strategy: Any, method: str, i: int, *args: Any) -> None:
         fn = getattr(strategy, method, None)

@@ -82,7 +82,7 @@ class TargetWeights:
             )
         self.weights = weights
         self.algo = algo
-        self._rows: dict[int, tuple[list[Any], np.ndarray]] = {}
+        self._rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def bind(self, simulator: Any) -> None:
         """Check the weights against the simulator's bars and index the rows with targets.
@@ -93,26 +93,27 @@ class TargetWeights:
         reference = pd.DataFrame(index=simulator.index, columns=simulator.symbols)
         check_aligned(reference, self.weights, "bars", "weights")
         values = self.weights.to_numpy(dtype=np.float64, na_value=np.nan)
-        symbols = list(self.weights.columns)
+        columns = simulator.symbols.get_indexer(self.weights.columns)
         self._rows = {}
         for r in np.flatnonzero(~np.isnan(values).all(axis=1)):
             row = values[r]
             keep = ~np.isnan(row)
-            self._rows[int(r)] = ([s for s, k in zip(symbols, keep, strict=True) if k], row[keep])
+            self._rows[int(r)] = (columns[keep].astype(np.int64), row[keep])
 
     def on_bar(self, ctx: Any) -> None:
         """Submit the targets decided at this bar's close."""
         row = self._rows.get(ctx.i)
         if row is None:
             return
-        symbols, w = row
+        cols, w = row
         if self.algo is None:
-            ctx._run.submit_targets(ctx.i, symbols, w)
+            ctx._run.submit_targets(ctx.i, None, w, cols=cols, skip_flat_zeros=True)
             return
         equity = ctx.equity
         close = ctx.close
-        for s, weight in zip(symbols, w, strict=True):
-            price = close[s]
+        for c, weight in zip(cols, w, strict=True):
+            s = ctx.symbols[c]
+            price = close.iloc[c]
             if not price > 0:
                 continue
             delta = weight * equity / price - ctx.position(s)
