@@ -45,6 +45,7 @@ from qresearch.sim.orders import (
     EV_FILLED,
     EV_PARTIAL,
     EV_REJECTED,
+    EV_REPLACED,
     EV_TRIGGERED,
     EXPIRED,
     F_AVG_PRICE,
@@ -80,6 +81,7 @@ from qresearch.sim.orders import (
     R_CASH,
     R_DAY,
     R_DELISTED,
+    R_FEES,
     R_FOK,
     R_GTD,
     R_IOC,
@@ -87,6 +89,7 @@ from qresearch.sim.orders import (
     R_NO_VOLUME,
     R_OCO,
     R_PARENT,
+    R_REPLACED,
     REJECTED,
     ROLE_ENTRY,
     STOP,
@@ -277,7 +280,7 @@ def execute_py(
     else:
         final, adj, fee, net = sell_py(q, px, slip, fees, fixed, np.nan, 0.0)
         if final == 0.0:
-            finish_py(ints, events, counts, k, i, REJECTED, EV_REJECTED, R_CASH)
+            finish_py(ints, events, counts, k, i, REJECTED, EV_REJECTED, R_FEES)
             return
         cash[0] = cash[0] + net
     dq = final if side > 0 else -final
@@ -331,9 +334,20 @@ def target_batch_py(
             n += 1
     if n == 0:
         return
-    # Column order first (submission order may differ), then by value to trade.
+    # Column order first (submission order may differ), then by value to trade. Of
+    # several target orders of one symbol active at once (decisions delayed by latency),
+    # the newest replaces the older ones.
     by_col = np.argsort(ints[cand[:n], I_COL], kind="mergesort")
     ordered = cand[:n][by_col]
+    m = 0
+    for j in range(n):
+        k = ordered[j]
+        if j + 1 < n and ints[ordered[j + 1], I_COL] == ints[k, I_COL]:
+            finish_py(ints, events, counts, k, i, CANCELLED, EV_REPLACED, R_REPLACED)
+        else:
+            ordered[m] = k
+            m += 1
+    n = m
     value = portfolio_value_py(cash, pos, val_price, i)
     if is_close_py(value, 0.0):
         value = 0.0
@@ -373,11 +387,18 @@ def target_batch_py(
         fixed = params[P_FIXED]
         gran = params[P_GRANULARITY]
         min_size = params[P_MIN_SIZE]
+        # Below the smallest size (after rounding to the granularity): at the target.
+        tradable = abs(size)
+        if not math.isnan(gran):
+            tradable = (tradable // gran) * gran
+        small = is_close_py(tradable, 0.0) or (
+            not is_close_py(tradable, min_size) and tradable < min_size
+        )
         if size > 0.0:
             limit = cash[0] + max(params[P_LEVERAGE] - 1.0, 0.0) * value
             final, adj, fee, total = buy_py(size, px, slip, limit, fees, fixed, gran, min_size)
             if final == 0.0:
-                reason = R_CASH if limit <= 0.0 else R_AT_TARGET
+                reason = R_AT_TARGET if small else R_CASH
                 finish_py(ints, events, counts, k, i, CANCELLED, EV_CANCELLED, reason)
                 continue
             cash[0] = add_py(cash[0], -total)
@@ -385,7 +406,8 @@ def target_batch_py(
         elif size < 0.0:
             final, adj, fee, net = sell_py(-size, px, slip, fees, fixed, gran, min_size)
             if final == 0.0:
-                finish_py(ints, events, counts, k, i, CANCELLED, EV_CANCELLED, R_AT_TARGET)
+                reason = R_AT_TARGET if small else R_FEES
+                finish_py(ints, events, counts, k, i, CANCELLED, EV_CANCELLED, reason)
                 continue
             cash[0] = cash[0] + net
             side = -1

@@ -12,6 +12,7 @@ import math
 import numbers
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
 from qresearch.exceptions import ParameterError
@@ -55,7 +56,8 @@ class Context:
     symbols : Index
         All symbols of the bars.
     open, high, low, close, volume : Series
-        The current cross-section (``ctx.close(symbol)`` closes a position).
+        The current cross-section (``ctx.close(symbol)`` closes a position); all NaN
+        during ``on_start``, which runs before the first bar.
     cash, equity : float
         Cash, and cash plus positions at the last known closes.
     """
@@ -80,7 +82,9 @@ class Context:
             self._cache_i = self.i
         s = self._cache.get(field)
         if s is None:
-            row = self._run.raw[field][max(self.i, 0)]
+            # Before the first bar (on_start) nothing has been seen: all NaN.
+            raw = self._run.raw[field]
+            row = raw[self.i] if self.i >= 0 else np.full(raw.shape[1], np.nan)
             if field == "close":
                 s = _PriceSeries(row, index=self.symbols, name=self.timestamp, copy=True)
                 s._ctx = self
@@ -122,7 +126,7 @@ class Context:
             )
         if not (isinstance(n, int) and n >= 1):
             raise ParameterError(f"ctx.history: n must be an int >= 1; got {n!r}.")
-        end = max(self.i, 0) + 1
+        end = self.i + 1  # on_start: no rows
         start = max(end - n, 0)
         return pd.DataFrame(
             self._run.raw[field][start:end],
@@ -307,8 +311,14 @@ class Context:
             raise ParameterError(f"side must be 'buy' or 'sell'; got {side!r}.")
         if entry_type not in ("market", "limit"):
             raise ParameterError(f"entry_type must be 'market' or 'limit'; got {entry_type!r}.")
+        if tif not in _TIF_CODES or tif == "GTD":
+            raise ParameterError(
+                f"A bracket's entry takes tif 'GTC', 'DAY', 'IOC' or 'FOK'; got {tif!r}."
+            )
         sgn = 1 if side == "buy" else -1
         sp, lp = _price(stop_price), _price(limit_price)
+        # Both exits must be valid prices, else the whole bracket is rejected.
+        bad_exit = not (0 < sp < math.inf and 0 < lp < math.inf)
         if not (math.isnan(sp) or math.isnan(lp)) and (sp - lp) * sgn >= 0:
             raise ParameterError(
                 f"A {side} bracket needs stop_price {'below' if sgn > 0 else 'above'} "
@@ -318,8 +328,10 @@ class Context:
         entry = run.submit(
             self.i, symbol, sgn, qty, _TYPE_CODES[entry_type], _TIF_CODES[tif],
             _price(entry_price), math.nan, None, math.nan, math.nan, role=o.ROLE_ENTRY,
+            reject=o.R_PRICE if bad_exit else o.R_NONE,
         )  # fmt: skip
-        held = run.book.ints[entry, o.I_STATUS] == o.WORKING
+        # Exits of a rejected entry are rejected with it (they would open a position).
+        entry_ok = run.book.ints[entry, o.I_STATUS] == o.WORKING
         group = run.new_oco_group()
         legs = []
         for typ, lim, stp, role in (
@@ -342,7 +354,8 @@ class Context:
                     role=role,
                     parent=entry,
                     oco=group,
-                    held=held,
+                    held=True,
+                    reject=o.R_NONE if entry_ok else o.R_PARENT,
                 )
             )
         return o.Bracket(entry, legs[0], legs[1])

@@ -366,36 +366,44 @@ class _Run:
         oco: int = -1,
         held: bool = False,
         n_bars: int = 0,
+        reject: int = o.R_NONE,
+        expire_at: int | None = None,
     ) -> int:
         book = self.book
         book.reserve(1)
         k = book.n
         book.n += 1
-        c = self.ctx._cols.get(symbol, -1)
+        try:
+            c = self.ctx._cols.get(symbol, -1)
+        except TypeError:  # an unhashable "symbol": recorded by its repr
+            c, symbol = -1, repr(symbol)
         start = i + 1 + self.sim.latency_bars
-        q = float(qty) if isinstance(qty, int | float | np.number) else math.nan
-        reason = o.R_NONE
+        ok_qty = isinstance(qty, int | float | np.number) and not isinstance(qty, bool | np.bool_)
+        q = float(qty) if ok_qty else math.nan
+        reason = reject
         expire = -1
         ref = math.nan
         if c < 0:
-            reason = o.R_SYMBOL
             self.unknown[k] = symbol
+        if reason:
+            pass
+        elif c < 0:
+            reason = o.R_SYMBOL
         elif not (q > 0 and math.isfinite(q)):
             reason = o.R_QTY
-        elif (typ in (o.LIMIT, o.STOP_LIMIT) and not limit > 0) or (
-            typ in (o.STOP, o.STOP_LIMIT) and not stop > 0
+        elif (typ in (o.LIMIT, o.STOP_LIMIT) and not 0 < limit < math.inf) or (
+            typ in (o.STOP, o.STOP_LIMIT) and not 0 < stop < math.inf
         ):
             reason = o.R_PRICE
         elif typ == o.TRAILING_STOP:
             ref = self.last_price(i, c)
-            amount_ok = trail_amt > 0 or (0 < trail_pct < 1)
+            amount_ok = 0 < trail_amt < math.inf or (0 < trail_pct < 1)
             if not amount_ok:
                 reason = o.R_PRICE
             elif math.isnan(ref):
                 reason = o.R_NO_DATA
         if reason == o.R_NONE and tif == o.GTD:
-            when = to_timestamp(good_till, "good_till", self.index.tz)
-            expire = int(self.index.searchsorted(when, side="right")) - 1
+            expire = self.expire_bar(good_till) if expire_at is None else expire_at
             if expire < start:
                 reason = o.R_GOOD_TILL
         if reason == o.R_NONE and self.halted(i) and role != o.ROLE_RISK_EXIT:
@@ -428,6 +436,15 @@ class _Run:
             if typ == o.VWAP:
                 self.uses_volume_inputs = True
         return k
+
+    def expire_bar(self, good_till: Any) -> int:
+        # The last bar a GTD order works on: through the end of good_till's day when it
+        # is a date (midnight), through good_till itself when it has a time.
+        when = to_timestamp(good_till, "good_till", self.index.tz)
+        assert when is not None  # the Context requires good_till with GTD
+        if when == when.normalize():
+            return int(self.index.searchsorted(when + pd.Timedelta(days=1), side="left")) - 1
+        return int(self.index.searchsorted(when, side="right")) - 1
 
     def submit_targets(
         self,
@@ -529,21 +546,24 @@ class _Run:
         k = self.check_order_id(k)
         book = self.book
         ints, fl = book.ints[k].copy(), book.floats[k].copy()
-        if ints[o.I_TYPE] in (o.TARGET_PERCENT, o.TWAP, o.VWAP) or ints[o.I_STATUS] >= o.TERMINAL:
+        typ, status = int(ints[o.I_TYPE]), int(ints[o.I_STATUS])
+        if typ in (o.TARGET_PERCENT, o.TWAP, o.VWAP):
             raise ParameterError(
-                f"Order {k} cannot be replaced: it is {o.STATUSES[ints[o.I_STATUS]]} "
-                f"{o.ORDER_TYPES[ints[o.I_TYPE]]}. Replace working market, limit or stop orders."
+                f"Order {k} is a {o.ORDER_TYPES[typ]} order and cannot be replaced; submit a "
+                "new target (or cancel it)."
             )
-        self.cancel(i, k, o.R_REPLACED, o.EV_REPLACED)
-        new_qty = fl[o.F_QTY] - fl[o.F_FILLED] if qty is None else qty
         from qresearch.sim.context import _price
 
+        not_working = status >= o.TERMINAL
+        if not not_working:
+            self.cancel(i, k, o.R_REPLACED, o.EV_REPLACED)
+        new_qty = fl[o.F_QTY] - fl[o.F_FILLED] if qty is None else qty
         new = self.submit(
             i,
             self.symbol_of(k),
             int(ints[o.I_SIDE]),
             new_qty,
-            int(ints[o.I_TYPE]),
+            typ,
             int(ints[o.I_TIF]),
             fl[o.F_LIMIT] if limit is None else _price(limit),
             fl[o.F_STOP] if stop is None else _price(stop),
@@ -551,11 +571,25 @@ class _Run:
             fl[o.F_TRAIL_PERCENT],
             fl[o.F_TRAIL_AMOUNT],
             role=int(ints[o.I_ROLE]),
+            parent=int(ints[o.I_PARENT]),
             oco=int(ints[o.I_OCO]),
+            held=status == o.HELD,
             n_bars=int(ints[o.I_N_BARS]),
+            # A fill and a change can cross: replacing a finished order is a rejection.
+            reject=o.R_NOT_WORKING if not_working else o.R_NONE,
+            expire_at=int(ints[o.I_EXPIRE_AT]),
         )
-        if ints[o.I_TIF] == o.GTD and book.ints[new, o.I_STATUS] == o.WORKING:
-            book.ints[new, o.I_EXPIRE_AT] = ints[o.I_EXPIRE_AT]
+        if book.ints[new, o.I_STATUS] >= o.TERMINAL:
+            return new
+        # The order's state carries over: a trailing stop's reference, a triggered
+        # stop-limit, and the children of a bracket entry.
+        if typ == o.TRAILING_STOP:
+            book.floats[new, o.F_TRAIL_REF] = fl[o.F_TRAIL_REF]
+        book.ints[new, o.I_TRIGGERED] = ints[o.I_TRIGGERED]
+        if ints[o.I_ROLE] == o.ROLE_ENTRY:
+            act = book.active[: book.n_active]
+            children = act[book.ints[act, o.I_PARENT] == k]
+            book.ints[children, o.I_PARENT] = new
         return new
 
     def _compact(self) -> None:
@@ -583,11 +617,15 @@ class _Run:
 
     # ---- account
     def last_price(self, i: int, c: int) -> float:
-        p = self.sim.last_close[max(i, 0), c]
+        if i < 0:
+            return math.nan  # on_start: no bar seen yet
+        p = self.sim.last_close[i, c]
         return math.nan if p == 0.0 else float(p)
 
     def equity_now(self, i: int) -> float:
-        return float(self.cash[0] + self.pos @ self.sim.last_close[max(i, 0)])
+        if i < 0:
+            return float(self.cash[0])
+        return float(self.cash[0] + self.pos @ self.sim.last_close[i])
 
     # ---- the loop
     def run(self, progress: bool | None) -> SimResult:
@@ -704,7 +742,10 @@ class _Run:
                 math.nan, math.nan, None, math.nan, math.nan, role=o.ROLE_RISK_EXIT,
             )  # fmt: skip
         n_rows = len(self.index)
-        self.halted_to = i + 1 + cooldown if cooldown >= 0 else n_rows
+        # Orders of bars up to halted_to are refused: liquidation on bar i + 1, flat
+        # for `cooldown` bars after it, orders again from bar i + cooldown + 1 (they
+        # fill on the next bar), as from_weights applies the same RiskLimits.
+        self.halted_to = i + cooldown if cooldown >= 0 else n_rows
         self.streak = 0
         self.peak = eq
 

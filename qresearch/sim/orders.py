@@ -51,6 +51,7 @@ EVENTS = (
 R_NONE, R_CASH, R_SYMBOL, R_QTY, R_PRICE, R_NO_DATA = range(6)
 R_IOC, R_FOK, R_OCO, R_USER, R_DAY, R_GTD, R_PARENT = range(6, 13)
 R_RISK, R_REPLACED, R_AT_TARGET, R_NO_VOLUME, R_DELISTED, R_GOOD_TILL = range(13, 19)
+R_FEES, R_NOT_WORKING = 19, 20
 REASONS = (
     "",
     "insufficient_cash",
@@ -71,6 +72,8 @@ REASONS = (
     "no_volume",
     "delisted",
     "good_till_before_first_bar",
+    "fees_exceed_proceeds",
+    "order_not_working",
 )
 # Bracket roles.
 ROLE_NONE, ROLE_ENTRY, ROLE_STOP_LOSS, ROLE_TAKE_PROFIT, ROLE_RISK_EXIT = range(5)

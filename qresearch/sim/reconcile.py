@@ -135,7 +135,7 @@ def reconcile(
     >>> res = qr.backtest.from_weights(close, w, fees=0.001, init_cash=1e5)
     >>> out = qr.sim.Simulator(close, 1e5, fees=0.001, market_fill="close").run(
     ...     qr.sim.TargetWeights(w))
-    >>> qr.sim.reconcile(res, out).summary()["unexplained"]
+    >>> int(qr.sim.reconcile(res, out).summary()["unexplained"])
     0
     """
     if not isinstance(backtest_result, BacktestResult):

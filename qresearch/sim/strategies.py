@@ -83,6 +83,8 @@ class TargetWeights:
         self.weights = weights
         self.algo = algo
         self._rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._latest: tuple[np.ndarray, np.ndarray] | None = None
+        self._halted = False
 
     def bind(self, simulator: Any) -> None:
         """Check the weights against the simulator's bars and index the rows with targets.
@@ -95,14 +97,29 @@ class TargetWeights:
         values = self.weights.to_numpy(dtype=np.float64, na_value=np.nan)
         columns = simulator.symbols.get_indexer(self.weights.columns)
         self._rows = {}
+        self._latest = None
+        self._halted = False
         for r in np.flatnonzero(~np.isnan(values).all(axis=1)):
             row = values[r]
             keep = ~np.isnan(row)
             self._rows[int(r)] = (columns[keep].astype(np.int64), row[keep])
 
     def on_bar(self, ctx: Any) -> None:
-        """Submit the targets decided at this bar's close."""
+        """Submit the targets decided at this bar's close.
+
+        While the simulator's risk limits halt trading nothing is sent; on the first
+        bar after the halt the latest targets are sent again (as ``from_weights``
+        resumes them after its cooldown).
+        """
         row = self._rows.get(ctx.i)
+        if row is not None:
+            self._latest = row
+        if ctx.halted:
+            self._halted = True
+            return
+        if self._halted:
+            self._halted = False
+            row = self._latest
         if row is None:
             return
         cols, w = row
