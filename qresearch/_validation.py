@@ -266,3 +266,173 @@ def float_panel(obj: Any, name: str) -> pd.DataFrame:
     """
     check_panel(obj, name)
     return obj.astype("float64")
+
+
+def invalid_prices(
+    panels: dict[str, np.ndarray], index: pd.Index, columns: pd.Index
+) -> pd.DataFrame:
+    """Return the cells of price arrays that are present but not finite and positive.
+
+    ``panels`` maps a field name ("close", "open", ...) to a float array (T, C); NaN
+    means "no price" and is fine. The frame has ``timestamp, symbol, field, price``,
+    one row per bad cell, in field then time order.
+    """
+    rows = []
+    for field, a in panels.items():
+        bad = ~np.isnan(a) & ~(np.isfinite(a) & (a > 0))
+        if bad.any():
+            r, c = np.nonzero(bad)
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "timestamp": index[r],
+                        "symbol": columns[c],
+                        "field": field,
+                        "price": a[r, c],
+                    }
+                )
+            )
+    if not rows:
+        return pd.DataFrame(
+            {
+                "timestamp": index[:0],
+                "symbol": columns[:0],
+                "field": pd.Series([], dtype="str"),
+                "price": pd.Series([], dtype="float64"),
+            }
+        )
+    return pd.concat(rows, ignore_index=True)
+
+
+def check_prices(bad: pd.DataFrame, func: str, option: str | None = None) -> None:
+    """Raise :class:`DataValidationError` naming the first bad price of ``bad``.
+
+    ``bad`` comes from :func:`invalid_prices`; ``option`` names the argument that
+    skips bad prices instead (mentioned in the fix).
+    """
+    if bad.empty:
+        return
+    from qresearch.exceptions import DataValidationError
+
+    first = bad.iloc[0]
+    fix = "Fix or drop those rows (qr.data.validate_bars(bars) lists them)"
+    if option:
+        fix += f", or pass {option} to skip them and record each as a rejection"
+    raise DataValidationError(
+        f"{func}: {len(bad)} price(s) are not finite and positive; first "
+        f"{first['field']} {float(first['price'])!r} for {first['symbol']!r} at "
+        f"{first['timestamp']}. {fix}."
+    )
+
+
+def check_open_interval(
+    name: str, value: Any, func: str, *, low: float = 0.0, high: float = 1.0
+) -> float:
+    """Return ``value`` as a float if it is a finite real number with ``low < value < high``.
+
+    NumPy scalars are accepted, booleans refused. Raises :class:`ParameterError`
+    naming the parameter and the function otherwise.
+
+    Examples
+    --------
+    >>> check_open_interval("confidence", 0.95, "stats")
+    0.95
+    >>> check_open_interval("confidence", 95, "stats")
+    Traceback (most recent call last):
+    ...
+    qresearch.exceptions.ParameterError: The 'confidence' parameter of stats must be ...
+    """
+    ok = (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool | np.bool_)
+        and math.isfinite(float(value))
+    )
+    if not ok or not low < float(value) < high:
+        raise ParameterError(
+            f"The {name!r} parameter of {func} must be a number in the open interval "
+            f"({low:g}, {high:g}); got {value!r}."
+        )
+    return float(value)
+
+
+def check_index_order(index: pd.Index, name: str) -> None:
+    """Raise :class:`PanelError` unless ``index`` is unique, NaN-free and increasing.
+
+    Works for any index type (a DatetimeIndex, a RangeIndex, ...): rows in time
+    order, each timestamp once.
+    """
+    if index.hasnans:
+        raise PanelError(
+            f"{name} has NaN/NaT in its index. Drop those rows: "
+            f"{name} = {name}[{name}.index.notna()]."
+        )
+    if not index.is_unique:
+        dupes = index[index.duplicated()].unique()
+        raise PanelError(
+            f"{name} has {len(dupes)} duplicated index labels, first {dupes[0]}. Keep one row "
+            f"per timestamp, e.g. {name} = {name}[~{name}.index.duplicated(keep='last')]."
+        )
+    if not index.is_monotonic_increasing:
+        # Error path only: find the first label that is not after its predecessor
+        # (labels that do not compare, e.g. mixed types, are reported at the start).
+        try:
+            pos = next((i for i in range(1, len(index)) if not index[i - 1] < index[i]), 1)
+        except TypeError:
+            pos = 1
+        raise PanelError(
+            f"{name} index is not sorted: {index[pos]} comes after {index[pos - 1]}. "
+            f"Sort it with {name} = {name}.sort_index()."
+        )
+
+
+def check_returns(obj: Any, name: str, func: str) -> tuple[pd.DataFrame, bool]:
+    """Validate simple returns (a Series or a DataFrame) and return a float64 frame copy.
+
+    A Series is one portfolio, a DataFrame one portfolio per column. The index must
+    be unique and sorted (:func:`check_index_order`), columns unique, values numeric
+    (not boolean) and never infinite; NaN is allowed (callers skip it per column).
+
+    Returns
+    -------
+    (pandas.DataFrame, bool)
+        The returns as a float64 DataFrame (a Series becomes its only column) and
+        whether ``obj`` was a Series.
+    """
+    if isinstance(obj, pd.Series):
+        frame, is_series = obj.to_frame(), True
+    elif isinstance(obj, pd.DataFrame):
+        frame, is_series = obj, False
+    else:
+        raise ParameterError(
+            f"The {name!r} argument of {func} must be a pandas Series of returns (one "
+            f"portfolio) or a DataFrame (one column per portfolio); got {type(obj).__name__}."
+        )
+    if frame.shape[1] == 0:
+        raise ParameterError(f"{name} passed to {func} has no columns; pass at least one.")
+    if not frame.columns.is_unique:
+        dupes = frame.columns[frame.columns.duplicated()].unique()
+        raise PanelError(
+            f"{name} has duplicated columns {_preview(dupes)}; each portfolio must appear once."
+        )
+    bad = [
+        c
+        for c, dt in frame.dtypes.items()
+        if not pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt)
+    ]
+    if bad:
+        where = "" if is_series else f" (column {bad[0]!r})"
+        raise ParameterError(
+            f"{name} passed to {func} must hold numeric returns; got dtype "
+            f"{frame.dtypes[bad[0]]}{where}. Convert it with pd.to_numeric."
+        )
+    check_index_order(frame.index, name)
+    values = frame.to_numpy(dtype="float64", na_value=np.nan)
+    infinite = np.isinf(values)
+    if infinite.any():
+        row, col = (int(i[0]) for i in np.nonzero(infinite))
+        where = "" if is_series else f" in column {frame.columns[col]!r}"
+        raise ParameterError(
+            f"{name} has an infinite return at {frame.index[row]}{where}; fix the input data "
+            "(a return of inf usually comes from a price of 0)."
+        )
+    return pd.DataFrame(values, index=frame.index, columns=frame.columns), is_series

@@ -9,7 +9,14 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
-from qresearch._validation import check_aligned, check_choice, check_number, check_panel
+from qresearch._validation import (
+    check_aligned,
+    check_choice,
+    check_number,
+    check_panel,
+    check_prices,
+    invalid_prices,
+)
 from qresearch.backtest.costs import Costs
 from qresearch.backtest.result import BacktestResult
 from qresearch.data.bars import Bars
@@ -19,6 +26,27 @@ from qresearch.portfolio.risk import RiskLimits
 __all__ = ["from_signals", "from_weights"]
 
 Execution = Literal["next_close", "next_open", "close"]
+BadPrices = Literal["raise", "skip"]
+
+
+def _clean_prices(
+    panels: dict[str, np.ndarray],
+    index: pd.DatetimeIndex,
+    columns: pd.Index,
+    bad_prices: str,
+    func: str,
+) -> pd.DataFrame:
+    # Refuse prices that are not finite and positive (bad_prices="raise"), or blank them
+    # (NaN: no price, no trade) in `panels` and return them as rejection records ("skip").
+    check_choice("bad_prices", bad_prices, ["raise", "skip"], func)
+    bad = invalid_prices(panels, index, columns)
+    if bad_prices == "raise":
+        check_prices(bad, func, "bad_prices='skip'")
+    for field, a in panels.items():
+        mask = ~np.isnan(a) & ~(np.isfinite(a) & (a > 0))
+        if mask.any():
+            panels[field] = np.where(mask, np.nan, a)
+    return bad.assign(reason="invalid_price")
 
 
 def _prices(
@@ -121,6 +149,7 @@ def from_weights(
     impact: float = 0.0,
     participation: float | None = None,
     risk: RiskLimits | None = None,
+    bad_prices: BadPrices = "raise",
     records: bool = True,
     engine: Literal["numba", "python"] = "numba",
 ) -> BacktestResult:
@@ -242,8 +271,14 @@ def from_weights(
         target = pd.DataFrame(target).ffill().to_numpy()
     if mode != "close":
         target = np.vstack([np.full((1, target.shape[1]), np.nan), target[:-1]])
-    close_arr = _tile(_array(close), n_groups)
-    exec_arr = close_arr if exec_panel is close else _tile(_array(exec_panel), n_groups)
+    base = {"close": _array(close)}
+    if exec_panel is not close:
+        base["open"] = _array(exec_panel)
+    rejections = _clean_prices(base, close.index, close.columns, bad_prices, "from_weights")
+    if len(rejections):
+        close = pd.DataFrame(base["close"], index=close.index, columns=close.columns)
+    close_arr = _tile(base["close"], n_groups)
+    exec_arr = close_arr if exec_panel is close else _tile(base["open"], n_groups)
     valid = ~np.isnan(close_arr)
     rows = np.arange(len(close_arr))[:, None]
     last_valid = np.where(valid, rows, -1).max(axis=0).astype(np.int64)
@@ -291,9 +326,13 @@ def from_weights(
         "impact": costs.impact,
         "participation": costs.participation,
         "risk": None if risk is None else risk.to_dict(),
+        "bad_prices": bad_prices,
     }
     out = _Outputs(cash, equity, pos, traded, fees_paid, recs)
-    return _result(out, prices, close, close_arr, weights.columns, keys, float(init_cash), config)
+    return _result(
+        out, prices, close, close_arr, weights.columns, keys, float(init_cash), config,
+        rejections=rejections,
+    )  # fmt: skip
 
 
 class _Outputs(NamedTuple):
@@ -316,6 +355,7 @@ def _result(
     init_cash: float,
     config: dict[str, Any],
     exit_reasons: np.ndarray | None = None,
+    rejections: pd.DataFrame | None = None,
 ) -> BacktestResult:
     # Wrap kernel outputs whose groups are one per key (parameter combination) into a
     # BacktestResult: Series for a single portfolio, DataFrames (one column per key)
@@ -352,6 +392,7 @@ def _result(
         config=config,
         high=prices.high if isinstance(prices, Bars) else None,
         low=prices.low if isinstance(prices, Bars) else None,
+        rejections=rejections,
     )
 
 
@@ -444,6 +485,7 @@ def from_signals(
     init_cash: float = 1.0,
     cash_sharing: bool = False,
     execution: Execution | None = None,
+    bad_prices: BadPrices = "raise",
     records: bool = True,
     engine: Literal["numba", "python"] = "numba",
 ) -> BacktestResult:
@@ -492,6 +534,8 @@ def from_signals(
     execution : {"next_close", "next_open", "close"}, optional
         As in :func:`from_weights`: default ``"next_open"`` for Bars, ``"next_close"``
         for a close panel.
+    bad_prices : {"raise", "skip"}, default "raise"
+        As in :func:`from_weights` (open, high, low and close are checked).
     records, engine
         As in :func:`from_weights`.
 
@@ -558,9 +602,15 @@ def from_signals(
     if mode != "close":
         entry_arr = np.vstack([np.zeros((1, entry_arr.shape[1]), np.bool_), entry_arr[:-1]])
         exit_arr = np.vstack([np.zeros((1, exit_arr.shape[1]), np.bool_), exit_arr[:-1]])
-    close_arr = _tile(_array(close), n_keys)
-    nan_panel = np.full(entry_arr.shape, np.nan)
     bars = prices if isinstance(prices, Bars) else None
+    base = {"close": _array(close)}
+    if bars is not None:
+        base.update(open=_array(bars.open), high=_array(bars.high), low=_array(bars.low))
+    rejections = _clean_prices(base, close.index, close.columns, bad_prices, "from_signals")
+    if len(rejections):
+        close = pd.DataFrame(base["close"], index=close.index, columns=close.columns)
+    close_arr = _tile(base["close"], n_keys)
+    nan_panel = np.full(entry_arr.shape, np.nan)
     group_lens = (
         np.full(n_keys, n_symbols, dtype=np.int64)
         if cash_sharing
@@ -574,10 +624,10 @@ def from_signals(
 
     kernel = _nb.simulate_signals_nb if engine == "numba" else simulate_signals_py
     cash, equity, pos, traded, fees_paid, recs = kernel(
-        close_arr if exec_panel is close else _tile(_array(exec_panel), n_keys),
-        _tile(_array(bars.open), n_keys) if bars else nan_panel,
-        _tile(_array(bars.high), n_keys) if bars else nan_panel,
-        _tile(_array(bars.low), n_keys) if bars else nan_panel,
+        close_arr if exec_panel is close else _tile(base["open"], n_keys),
+        _tile(base["open"], n_keys) if bars else nan_panel,
+        _tile(base["high"], n_keys) if bars else nan_panel,
+        _tile(base["low"], n_keys) if bars else nan_panel,
         close_arr,
         np.ascontiguousarray(entry_arr),
         np.ascontiguousarray(exit_arr),
@@ -624,10 +674,12 @@ def from_signals(
         "init_cash": float(init_cash),
         "cash_sharing": bool(cash_sharing),
         "execution": mode,
+        "bad_prices": bad_prices,
     }
     total_cash = float(init_cash) * (1 if cash_sharing else n_symbols)
     out = _Outputs(cash, equity, pos, traded, fees_paid, recs)
     reasons = np.array(["", "sl", "tp", "time", "signal"])[recs["flag"]]
     return _result(
-        out, prices, close, close_arr, entries.columns, keys, total_cash, config, reasons
-    )
+        out, prices, close, close_arr, entries.columns, keys, total_cash, config, reasons,
+        rejections,
+    )  # fmt: skip

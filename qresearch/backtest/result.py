@@ -44,6 +44,9 @@ class BacktestResult:
         The arguments the backtest ran with; ``config_id`` hashes them.
     high, low : DataFrame or None
         Bar extremes (when the prices were Bars), for trade MAE/MFE.
+    rejections : DataFrame or None
+        Prices skipped with ``bad_prices="skip"`` (``timestamp, symbol, field, price,
+        reason``); empty when none were.
     """
 
     equity: Any
@@ -57,6 +60,7 @@ class BacktestResult:
     config: dict[str, Any] = field(default_factory=dict)
     high: pd.DataFrame | None = None
     low: pd.DataFrame | None = None
+    rejections: pd.DataFrame | None = None
 
     @property
     def config_id(self) -> str:

@@ -39,10 +39,17 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from qresearch._validation import check_choice, check_number, check_panel, to_timestamp
+from qresearch._validation import (
+    check_choice,
+    check_number,
+    check_panel,
+    check_prices,
+    invalid_prices,
+    to_timestamp,
+)
 from qresearch.backtest.costs import Costs
 from qresearch.data.bars import Bars
-from qresearch.exceptions import DataValidationError, ParameterError, StrategyError
+from qresearch.exceptions import ParameterError, StrategyError
 from qresearch.portfolio.risk import RiskLimits
 from qresearch.sim import orders as o
 from qresearch.sim._nb import (
@@ -67,18 +74,6 @@ MarketFill = Literal["open", "close"]
 
 def _array(panel: pd.DataFrame) -> np.ndarray:
     return np.ascontiguousarray(panel.to_numpy(dtype=np.float64, na_value=np.nan))
-
-
-def _check_prices(name: str, a: np.ndarray, index: pd.Index, symbols: pd.Index) -> None:
-    # Prices must be finite and > 0 where present: refuse them up front, by name.
-    bad = ~np.isnan(a) & ~(np.isfinite(a) & (a > 0))
-    if bad.any():
-        r, c = np.argwhere(bad)[0]
-        raise DataValidationError(
-            f"bars.{name} has {int(bad.sum())} non-positive or infinite value(s); first "
-            f"{a[r, c]!r} for {symbols[c]!r} at {index[r]}. Fix or drop those rows "
-            "(qr.data.validate_bars(bars) lists them)."
-        )
 
 
 class Simulator:
@@ -177,9 +172,9 @@ class Simulator:
         self.index = close.index
         self.symbols = close.columns
         c = _array(close)
-        for name, a in (("close", c), ("open", raw_open), ("high", raw_high), ("low", raw_low)):
-            if a is not None:
-                _check_prices(name, a, self.index, self.symbols)
+        named = {"close": c, "open": raw_open, "high": raw_high, "low": raw_low}
+        panels = {name: a for name, a in named.items() if a is not None}
+        check_prices(invalid_prices(panels, self.index, self.symbols), "Simulator")
         # Missing open/high/low fall back to the close (and the bar's range to cover it).
         op = c if raw_open is None else np.where(np.isnan(raw_open), c, raw_open)
         hi = c if raw_high is None else np.where(np.isnan(raw_high), np.maximum(op, c), raw_high)

@@ -117,7 +117,9 @@ def test_every_rejection_reason_is_recorded() -> None:
 def test_bad_prices_are_refused_up_front() -> None:
     for bad in (float("inf"), 0.0, -1.0):
         bars = hand_bars([FLAT, (10.0, 10.5, 9.5, bad)])
-        with pytest.raises(DataValidationError, match=r"bars.close .*'A' at 2024-01-02"):
+        with pytest.raises(
+            DataValidationError, match=r"Simulator: 1 price.*close .*'A' at 2024-01-02"
+        ):
             Simulator(bars)
 
 
