@@ -110,7 +110,8 @@ def simulate_signals_py(
     volume, sigma, adv, impact, participation
         As in :func:`simulate_weights_py` (1 x 1 placeholders when unused). An exit
         cut by the participation cap continues at the next bars' signal price until
-        the position is closed.
+        the position is closed. Covering a short is limited by the cash, as in
+        vectorbt: what the cash cannot buy back stays short.
     max_orders : int
         Capacity of the order records.
 
@@ -225,8 +226,10 @@ def simulate_signals_py(
                 # ---- exits (and the closing leg of a reversal)
                 if kind == 1 or (kind == 2 and prev < 0.0) or (kind == 3 and prev > 0.0):
                     qty = abs(prev)
+                    capped = False
                     if not math.isnan(participation):
                         qty = cap_participation_py(qty, participation, volume[i, c])
+                        capped = qty < abs(prev)
                         if qty == 0.0:
                             exit_left[c] = True
                             continue
@@ -242,9 +245,13 @@ def simulate_signals_py(
                         free_cash[g] += net
                         side = SELL
                     else:
+                        # A cover is limited by the cash (vectorbt's rule): what the
+                        # cash cannot buy back stays short.
                         qty, adj, fee, total = buy_py(
-                            qty, price, slip, np.inf, fees, fixed_fees, np.nan, 0.0
+                            qty, price, slip, cash[g], fees, fixed_fees, np.nan, 0.0
                         )
+                        if qty == 0.0:
+                            continue
                         cash[g] = add_py(cash[g], -total)
                         # Release the short's margin: its debt (entry value) twice,
                         # pro rata when only part of the short is covered.
@@ -262,7 +269,9 @@ def simulate_signals_py(
                         )
                         n_orders += 1
                     if pos[c] != 0.0:
-                        exit_left[c] = True  # cut by the participation cap
+                        # Cut by the participation cap: keep exiting on the next bars;
+                        # cut by the cash (a cover): stay short until the next exit.
+                        exit_left[c] = capped
                         continue
                     exit_left[c] = False
                     debt[c] = 0.0

@@ -268,3 +268,49 @@ def test_signal_sweep_equals_separate_runs() -> None:
             np.testing.assert_allclose(both.equity[n].to_numpy(), one.equity.to_numpy(), rtol=1e-12)
             assert (both.orders["fast"] == n).sum() == len(one.orders)
         assert both.stats().shape[1] == 2
+
+
+@pytest.mark.parametrize("cash_sharing", [False, True])
+@pytest.mark.parametrize(("direction", "vbt_direction"), [("short", "shortonly"), ("both", "both")])
+def test_covering_a_short_is_limited_by_cash_like_vectorbt(
+    vbt, direction, vbt_direction, cash_sharing
+) -> None:
+    # Prices triple while short: covering costs more than the cash; vectorbt covers
+    # what the cash buys and stays short for the rest.
+    idx = pd.date_range("2020-01-01", periods=12, name="timestamp")
+    close = pd.DataFrame(
+        {
+            "A": [10, 10, 12, 15, 20, 25, 30, 30, 28, 25, 20, 20.0],
+            "B": [10, 10, 9, 8, 8, 9, 10, 11, 12, 12, 13, 13.0],
+        },
+        index=idx,
+    )
+    entries = pd.DataFrame(False, idx, close.columns)
+    exits = pd.DataFrame(False, idx, close.columns)
+    if direction == "short":
+        entries.iloc[0] = True
+        exits.iloc[6] = True
+        exits.iloc[9] = True
+    else:
+        exits.iloc[0] = True  # "both": an exit opens a short
+        entries.iloc[6] = True  # reverse to long: cover first
+    kw = dict(fees=0.001, init_cash=1000.0)
+    res = from_signals(close, entries, exits, direction=direction, cash_sharing=cash_sharing, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pf = vbt.Portfolio.from_signals(
+            close,
+            entries.shift(1, fill_value=False),
+            exits.shift(1, fill_value=False),
+            direction=vbt_direction,
+            freq="1D",
+            cash_sharing=cash_sharing,
+            group_by=True if cash_sharing else None,
+            **kw,
+        )
+        value = pf.value()
+        value = value if cash_sharing else value.sum(axis=1)
+    np.testing.assert_allclose(res.equity.to_numpy(), value.to_numpy(), rtol=1e-9)
+    assert (res.cash >= -1e-9).all()
+    if direction == "short":
+        assert res.positions["A"].iloc[7] < 0  # only part of the short was covered
