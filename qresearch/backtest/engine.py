@@ -331,7 +331,7 @@ def from_weights(
     out = _Outputs(cash, equity, pos, traded, fees_paid, recs)
     return _result(
         out, prices, close, close_arr, weights.columns, keys, float(init_cash), config,
-        rejections=rejections,
+        rejections=rejections, inputs={"weights": weights},
     )  # fmt: skip
 
 
@@ -356,6 +356,7 @@ def _result(
     config: dict[str, Any],
     exit_reasons: np.ndarray | None = None,
     rejections: pd.DataFrame | None = None,
+    inputs: dict[str, Any] | None = None,
 ) -> BacktestResult:
     # Wrap kernel outputs whose groups are one per key (parameter combination) into a
     # BacktestResult: Series for a single portfolio, DataFrames (one column per key)
@@ -393,7 +394,16 @@ def _result(
         high=prices.high if isinstance(prices, Bars) else None,
         low=prices.low if isinstance(prices, Bars) else None,
         rejections=rejections,
+        inputs=_price_inputs(prices) | (inputs or {}),
     )
+
+
+def _price_inputs(prices: Any) -> dict[str, Any]:
+    # The price panels a backtest ran on, for its config_id.
+    if isinstance(prices, Bars):
+        names = ("open", "high", "low", "close", "volume")
+        return {n: getattr(prices, n) for n in names if getattr(prices, n) is not None}
+    return {"close": prices}
 
 
 def _orders_frame(
@@ -679,7 +689,8 @@ def from_signals(
     total_cash = float(init_cash) * (1 if cash_sharing else n_symbols)
     out = _Outputs(cash, equity, pos, traded, fees_paid, recs)
     reasons = np.array(["", "sl", "tp", "time", "signal"])[recs["flag"]]
+    signals = {"entries": entries} if exits is None else {"entries": entries, "exits": exits}
     return _result(
         out, prices, close, close_arr, entries.columns, keys, total_cash, config, reasons,
-        rejections,
+        rejections, signals,
     )  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,9 @@ class BacktestResult:
     rejections : DataFrame or None
         Prices skipped with ``bad_prices="skip"`` (``timestamp, symbol, field, price,
         reason``); empty when none were.
+    inputs : dict
+        The input panels (prices, weights or signals), by reference, fingerprinted
+        into :attr:`config_id`.
     """
 
     equity: Any
@@ -61,13 +65,20 @@ class BacktestResult:
     high: pd.DataFrame | None = None
     low: pd.DataFrame | None = None
     rejections: pd.DataFrame | None = None
+    inputs: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    @property
+    @cached_property
     def config_id(self) -> str:
-        """Content hash of the backtest arguments."""
-        from qresearch.config import config_hash
+        """Content hash of the run: the arguments and fingerprints of the input panels.
 
-        return config_hash(self.config)
+        Two backtests share an id only when they ran with the same options on the same
+        prices and the same weights (or signals).
+        """
+        from qresearch.config import config_hash
+        from qresearch.data.panel import fingerprint
+
+        prints = {name: fingerprint(obj) for name, obj in self.inputs.items()}
+        return config_hash({**self.config, "inputs": prints})
 
     @property
     def returns(self) -> Any:

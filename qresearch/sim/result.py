@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from qresearch.backtest.engine import _price_inputs
 from qresearch.backtest.result import BacktestResult
 from qresearch.sim import orders as o
 
@@ -217,9 +218,10 @@ class SimResult:
             fees_paid=pd.Series(paid, index=index, name="fees"),
             init_cash=sim.init_cash,
             close=close,
-            config=sim.config,
+            config={**sim.config, "strategy": type(run.strategy).__name__},
             high=bars.high if hasattr(bars, "high") else None,
             low=bars.low if hasattr(bars, "low") else None,
+            inputs=_price_inputs(bars) | getattr(run.strategy, "inputs", {}),
         )
         return cls(
             equity=equity,
@@ -261,7 +263,11 @@ class SimResult:
 
     @property
     def config_id(self) -> str:
-        """Content hash of the simulator's arguments."""
+        """Content hash of the simulator's arguments, the bars and the strategy's inputs.
+
+        The strategy contributes its class name and, when it has an ``inputs`` dict of
+        panels (``TargetWeights``: its weights), their fingerprints.
+        """
         return self._bt.config_id
 
     def to_backtest_result(self) -> BacktestResult:

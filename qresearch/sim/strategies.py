@@ -82,6 +82,8 @@ class TargetWeights:
             )
         self.weights = weights
         self.algo = algo
+        # Panels fingerprinted into the result's config_id.
+        self.inputs = {"weights": weights}
         self._rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._latest: tuple[np.ndarray, np.ndarray] | None = None
         self._halted = False

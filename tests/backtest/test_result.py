@@ -94,3 +94,23 @@ def test_plot_and_tearsheet_from_result(tmp_path) -> None:
         sweep.plot()
     with pytest.raises(ParameterError, match="tearsheet shows one portfolio"):
         sweep.tearsheet(tmp_path / "x.html")
+
+
+def test_config_id_identifies_the_run() -> None:
+    import pandas as pd
+
+    from qresearch.backtest import from_signals, from_weights
+    from tests.conftest import make_close
+
+    close = make_close(40, 3, seed=1, ragged=False)
+    w = pd.DataFrame(1 / 3, index=close.index, columns=close.columns)
+    w2 = w.copy()
+    w2.iloc[10, 0] = 0.5
+    a, b = from_weights(close, w), from_weights(close, w2)
+    assert a.config_id != b.config_id  # same options, different weights
+    assert a.config_id == from_weights(close.copy(), w.copy()).config_id
+    assert a.config_id != from_weights(close * 1.01, w).config_id  # different prices
+    e = close > close.rolling(5).mean()
+    e2 = e.copy()
+    e2.iloc[20, 1] = not e2.iloc[20, 1]
+    assert from_signals(close, e).config_id != from_signals(close, e2).config_id

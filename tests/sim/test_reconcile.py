@@ -179,3 +179,12 @@ def test_target_weights_with_latency_executes_every_decision_in_order() -> None:
     np.testing.assert_allclose(out.equity, res.equity, rtol=1e-9)
     assert (out.order_book["symbol"] != "S002").all()
     assert "replaced" not in set(out.orders["event"])
+
+
+def test_sim_config_id_follows_the_weights(stocks, demo_weights) -> None:
+    sim = Simulator(stocks, 1e4, market_fill="close")
+    a = sim.run(TargetWeights(demo_weights))
+    w2 = demo_weights.copy()
+    w2.iloc[-30:] = w2.iloc[-30:] * 0.5
+    assert a.config_id != sim.run(TargetWeights(w2)).config_id
+    assert a.config_id == sim.run(TargetWeights(demo_weights.copy())).config_id
