@@ -12,6 +12,15 @@ Values: a cell that is empty or one of ``null``, ``nan``, ``na``, ``n/a``, ``non
 reported with a :class:`DataQualityWarning`, as are rows with only some fields
 missing (kept, as NaN). Blank lines are skipped. Dates must be ISO 8601
 (``2014-12-31``, ``2014-12-31 16:00:00-05:00``); rows may come in any order.
+Every date needs a day: a year or a month alone (``2020``, ``2020-01``) is refused.
+A file's dates either all carry a UTC offset or none does: mixing the two is
+refused (different offsets, as across a DST change, are converted to UTC).
+
+The symbol of a Yahoo file comes from its name when ``symbol`` is not given: the
+name must match :data:`SYMBOL_FILE_NAME` (letters, digits and ``. ^ = _ -``), and
+the symbol is the part before its first ``-``, ``_`` or ``.``, upper-cased
+(``orcl-1995-2014.csv.gz`` -> ``ORCL``, ``^GSPC.csv`` -> ``^GSPC``). Any other name
+(``AAPL data.csv``) is refused: rename the file or pass ``symbol=``.
 
 :func:`ingest` reads each file, validates it with
 :func:`qresearch.data.validate.validate_bars` and writes it with
@@ -46,6 +55,7 @@ from qresearch.exceptions import (
 __all__ = [
     "LONG_COLUMNS",
     "MISSING_TOKENS",
+    "SYMBOL_FILE_NAME",
     "YAHOO_COLUMNS",
     "ingest",
     "read_long",
@@ -58,6 +68,16 @@ LONG_COLUMNS: tuple[str, ...] = ("timestamp", "symbol", *FIELDS, *OPTIONAL_FIELD
 """Columns of a long file; ``adj_close`` is optional."""
 MISSING_TOKENS = frozenset({"", "null", "nan", "na", "n/a", "none"})
 """Cell texts read as a missing value (compared after strip and lower-casing)."""
+SYMBOL_FILE_NAME = re.compile(r"^[A-Za-z0-9.^=_-]+$")
+"""File names a symbol may be taken from (the part before the first ``-``, ``_``
+or ``.``, upper-cased); other names need ``symbol=``."""
+
+# A date with a year, or a year and a month, only ("2020", "2020-01", "2020/01").
+_PARTIAL_DATE = re.compile(r"^[+-]?\d{4}(?:[-/]\d{1,2})?$")
+# A time followed by a UTC offset or Z ("T09:30:00-05:00", " 09:30+0530", "T09:30Z").
+_UTC_OFFSET = re.compile(
+    r"[T ]\d{1,2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE
+)
 
 _YAHOO_MAP = {"date": "timestamp", **{f: f for f in (*FIELDS, *OPTIONAL_FIELDS)}}
 _LONG_MAP = {c: c for c in LONG_COLUMNS}
@@ -80,7 +100,9 @@ def read_yahoo_csv(path: str | os.PathLike[str], symbol: str | None = None) -> B
     symbol : str, optional
         The symbol. By default the file name up to its first ``-``, ``_`` or ``.``,
         upper-cased: ``orcl-1995-2014.csv`` -> ``"ORCL"``, ``spy_daily.csv.gz`` ->
-        ``"SPY"``. Pass it for tickers that contain those characters (``BRK-B``).
+        ``"SPY"``; the name must then match :data:`SYMBOL_FILE_NAME` (letters,
+        digits and ``. ^ = _ -``; no spaces). Pass it for other names and for
+        tickers that contain those characters (``BRK-B``).
 
     Returns
     -------
@@ -91,8 +113,10 @@ def read_yahoo_csv(path: str | os.PathLike[str], symbol: str | None = None) -> B
     ------
     IngestError
         When the file is missing, empty or not CSV; a required column is missing;
-        a date is missing, unparseable or repeated; a value is not a number; or no
-        bar remains. The message names the file and the line.
+        a date is missing, unparseable, partial (``2020-01``) or repeated; dates
+        with and without a UTC offset are mixed; a value is not a number; no bar
+        remains; or ``symbol`` is not given and the file name does not match
+        :data:`SYMBOL_FILE_NAME`. The message names the file and the line.
     ParameterError
         When ``symbol`` is given but is not a non-empty str.
 
@@ -215,7 +239,9 @@ def ingest(
     Raises
     ------
     IngestError
-        When a file is missing or malformed (see :func:`read_yahoo_csv`).
+        When a file is missing or malformed (see :func:`read_yahoo_csv`), or the
+        name of a Yahoo file gives no symbol (see :data:`SYMBOL_FILE_NAME`; rename
+        such a file, e.g. ``AAPL data.csv`` to ``AAPL_data.csv``).
     DataValidationError
         When validation finds a problem; the message names the file and the
         exception's ``report`` lists every problem.
@@ -328,8 +354,19 @@ def _check_file(path: Any) -> Path:
 
 
 def _symbol_from_filename(file: Path) -> str:
-    # "orcl-1995-2014.csv.gz" -> "ORCL": the name up to the first '-', '_' or '.'.
-    symbol = re.split(r"[-_.]", file.name, maxsplit=1)[0].strip().upper()
+    # "orcl-1995-2014.csv.gz" -> "ORCL": the name up to the first '-', '_' or '.', and
+    # only from names made of SYMBOL_FILE_NAME's characters.
+    name = file.name
+    if not SYMBOL_FILE_NAME.match(name):
+        bad = sorted({ch for ch in name if not SYMBOL_FILE_NAME.match(ch)})
+        renamed = re.sub(r"[^A-Za-z0-9.^=_-]", "_", name)
+        raise IngestError(
+            f"{file}: cannot take a symbol from the file name {name!r}: it contains "
+            f"{bad}, and a symbol is only taken from names made of letters, digits and "
+            "'. ^ = _ -' (the part before the first '-', '_' or '.'). Rename the file "
+            f"(e.g. {renamed!r}) or pass the symbol: read_yahoo_csv(path, symbol='XYZ')."
+        )
+    symbol = re.split(r"[-_.]", name, maxsplit=1)[0].upper()
     if not symbol:
         raise IngestError(
             f"{file}: cannot take a symbol from the file name (it starts with '-', '_' or "
@@ -477,7 +514,7 @@ def _parse(
     no_date = np.flatnonzero(empty["timestamp"] & keep)
     if len(no_date):
         raise fail(no_date[0], f"the row has values but no date in column {source['timestamp']!r}.")
-    ts = _parse_dates(stamps, keep, source["timestamp"], fail)
+    ts = _parse_dates(stamps, keep, source["timestamp"], fail, locate)
 
     if symbol is None:
         no_symbol = np.flatnonzero(empty["symbol"] & keep)
@@ -523,15 +560,26 @@ def _check_unique(out: pd.DataFrame, keys: list[str], file: Path, locate: Locate
     )
 
 
-def _parse_dates(stamps: pd.Series, keep: np.ndarray, column: str, fail: Fail) -> pd.Series:
-    # Parse ISO 8601 dates; mixed UTC offsets are converted to UTC.
+def _parse_dates(
+    stamps: pd.Series, keep: np.ndarray, column: str, fail: Fail, locate: Locate
+) -> pd.Series:
+    # Parse ISO 8601 dates; refuse partial dates and a mix of dates with and without
+    # a UTC offset; different offsets are converted to UTC.
     if pd.api.types.is_datetime64_any_dtype(stamps):
         ts = stamps
     else:
         text = _as_text(stamps)
+        partial = np.flatnonzero(text.str.match(_PARTIAL_DATE).to_numpy(bool) & keep)
+        if len(partial):
+            raise fail(
+                partial[0],
+                f"the date {text.iloc[partial[0]]!r} in column {column!r} has no day; "
+                "write the full date (year-month-day, e.g. 2020-01-31).",
+            )
         try:
             ts = pd.to_datetime(text, format="ISO8601", errors="coerce")
-        except ValueError:  # mixed time zones
+        except ValueError:  # mixed time zones: different offsets, or with and without
+            _check_offsets_not_mixed(text, keep, column, fail, locate)
             ts = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
         bad = np.flatnonzero(ts.isna().to_numpy() & keep)
         if len(bad):
@@ -543,6 +591,29 @@ def _parse_dates(stamps: pd.Series, keep: np.ndarray, column: str, fail: Fail) -
     if ts.dt.unit in ("s", "ms"):
         ts = ts.dt.as_unit("us")
     return ts
+
+
+def _check_offsets_not_mixed(
+    text: pd.Series, keep: np.ndarray, column: str, fail: Fail, locate: Locate
+) -> None:
+    # Raise at the first date whose kind (with or without a UTC offset) differs from
+    # the first date's: a date without an offset has no place on the others' UTC axis.
+    rows = np.flatnonzero(keep & ~text.str.lower().isin(MISSING_TOKENS).to_numpy(bool))
+    if not len(rows):
+        return
+    aware = text.iloc[rows].str.contains(_UTC_OFFSET).to_numpy(bool)
+    if aware.all() or not aware.any():
+        return
+    first, other = rows[0], rows[np.flatnonzero(aware != aware[0])[0]]
+    with_offset, without = (first, other) if aware[0] else (other, first)
+    raise fail(
+        other,
+        f"the date {text.iloc[other]!r} in column {column!r} "
+        f"{'has no' if aware[0] else 'has a'} UTC offset, unlike the first date "
+        f"{text.iloc[first]!r} ({locate(first)}). Dates in one file must all carry an "
+        f"offset or none: write {text.iloc[without]!r} with its offset, as "
+        f"{text.iloc[with_offset]!r} has, or drop every offset.",
+    )
 
 
 def _warn_missing(file: Path, dropped: pd.Index, partial: pd.Index, locate: Locate) -> None:

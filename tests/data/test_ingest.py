@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 from importlib.resources import as_file
 from pathlib import Path
 
@@ -84,11 +85,39 @@ def test_read_yahoo_csv_hand_values(tmp_path: Path) -> None:
         ("spy_daily.csv", "SPY"),
         ("aapl.csv.gz", "AAPL"),
         ("Msft.CSV", "MSFT"),
+        ("^gspc.csv", "^GSPC"),
+        ("ES=F_2020.csv", "ES=F"),
+        ("brk.b.csv", "BRK"),
     ],
 )
 def test_symbol_from_the_file_name(tmp_path: Path, name: str, symbol: str) -> None:
     path = _write(tmp_path / name, HEADER + GOOD_ROWS)
     assert read_yahoo_csv(path).symbols == [symbol]
+
+
+@pytest.mark.parametrize(
+    ("name", "bad", "renamed"),
+    [
+        ("AAPL data.csv", r"\[' '\]", "AAPL_data.csv"),
+        ("spy (1).csv", r"\[' ', '\(', '\)'\]", "spy__1_.csv"),
+        ("nestlé.csv", r"\['é'\]", "nestl_.csv"),
+    ],
+)
+def test_symbol_is_only_taken_from_a_documented_file_name(
+    tmp_path: Path, name: str, bad: str, renamed: str
+) -> None:
+    path = _write(tmp_path / name, HEADER + GOOD_ROWS)
+    pattern = (
+        rf"{re.escape(name)}: cannot take a symbol from the file name '{re.escape(name)}': "
+        rf"it contains {bad}.*Rename the file \(e.g. '{re.escape(renamed)}'\) or pass the "
+        r"symbol: read_yahoo_csv\(path, symbol='XYZ'\)"
+    )
+    with pytest.raises(IngestError, match=pattern):
+        read_yahoo_csv(path)
+    with pytest.raises(IngestError, match=pattern):
+        ingest([path], tmp_path / "lake")
+    assert not (tmp_path / "lake").exists() or not any((tmp_path / "lake").rglob("*.parquet"))
+    assert read_yahoo_csv(path, symbol="AAPL").symbols == ["AAPL"]
 
 
 def test_explicit_symbol_and_optional_adj_close(tmp_path: Path) -> None:
@@ -141,6 +170,30 @@ def test_partial_rows_are_kept_and_counted(tmp_path: Path) -> None:
             r"bad.csv, line 5: cannot parse the date '2020-13-45' in column 'Date'; expected ISO",
         ),
         (
+            HEADER + GOOD_ROWS + "2020-02,1,2,0.5,1.5,1.5,10\n",
+            r"bad.csv, line 5: the date '2020-02' in column 'Date' has no day; write the full "
+            r"date \(year-month-day",
+        ),
+        (
+            HEADER + "2020,1,2,0.5,1.5,1.5,10\n",
+            r"bad.csv, line 2: the date '2020' in column 'Date' has no day",
+        ),
+        (
+            HEADER + GOOD_ROWS + "2020/02,1,2,0.5,1.5,1.5,10\n",
+            r"bad.csv, line 5: the date '2020/02' in column 'Date' has no day",
+        ),
+        (
+            HEADER + GOOD_ROWS + "2020-01-07 16:00:00-05:00,1,2,0.5,1.5,1.5,10\n",
+            r"bad.csv, line 5: the date '2020-01-07 16:00:00-05:00' in column 'Date' has a UTC "
+            r"offset, unlike the first date '2020-01-02' \(line 2\). Dates in one file must all "
+            r"carry an offset or none",
+        ),
+        (
+            HEADER + "2020-01-02T16:00:00Z,1,2,0.5,1.5,1.5,10\n\n2020-01-03,1,2,0.5,1.5,1.5,10\n",
+            r"bad.csv, line 4: the date '2020-01-03' in column 'Date' has no UTC offset, unlike "
+            r"the first date '2020-01-02T16:00:00Z' \(line 2\)",
+        ),
+        (
             HEADER + "2020-01-02,1,2,0.5,1.5,1.5,10\n2020-01-03,1,2,0.5,abc,1.5,10\n",
             r"bad.csv, line 3: column 'Close' has 'abc', which is not a number",
         ),
@@ -170,6 +223,11 @@ def test_partial_rows_are_kept_and_counted(tmp_path: Path) -> None:
     ids=[
         "missing-column",
         "bad-date",
+        "month-only",
+        "year-only",
+        "year-slash-month",
+        "naive-then-offset",
+        "offset-then-naive",
         "not-a-number",
         "duplicate-date",
         "no-date",
@@ -220,6 +278,25 @@ def test_read_long_csv_hand_values(tmp_path: Path) -> None:
     assert str(bars.index.tz) == "UTC"
     assert bars.close["BTC/USDT"].tolist() == [42500.0, 41000.0]
     assert bars.volume["ETH/USDT"].iloc[0] == 9000.0 and np.isnan(bars.close["ETH/USDT"].iloc[1])
+
+
+def test_partial_and_mixed_dates_in_long_files(tmp_path: Path) -> None:
+    head = "timestamp,symbol,open,high,low,close,volume\n"
+    text = (
+        head
+        + "2024-01-02 09:30:00-05:00,SPY,1,2,0.5,1.5,10\n2024-01-02 10:30:00,SPY,1,2,0.5,1.5,10\n"
+    )
+    with pytest.raises(
+        IngestError, match=r"long.csv, line 3: the date '2024-01-02 10:30:00' .* has no UTC"
+    ):
+        read_long(_write(tmp_path / "long.csv", text))
+    frame = _long_frame().astype({"timestamp": str})
+    frame.loc[1, "timestamp"] = "2021-05"
+    frame.to_parquet(tmp_path / "p.parquet")
+    with pytest.raises(
+        IngestError, match=r"p.parquet, row 1 \(0-based\): the date '2021-05' .* has no day"
+    ):
+        read_long(tmp_path / "p.parquet")
 
 
 def test_read_long_mixed_offsets_become_utc(tmp_path: Path) -> None:
