@@ -1,6 +1,12 @@
 """The ``qresearch`` command: ``demo``, ``ingest``, ``coverage``, ``tearsheet``, ``samples``.
 
 Run ``qresearch --help`` for the commands and ``qresearch CMD --help`` for options.
+
+Errors: bad input (a missing, empty or malformed file, a folder that cannot be
+written, a bad option) prints one line, ``qresearch CMD: error: <problem and fix>``,
+on stderr and exits with status 2; an unexpected failure prints one line too and
+exits with status 1. ``qresearch --traceback CMD ...`` shows the Python traceback
+instead. A leading ``~`` in a path argument is expanded to the home folder.
 """
 
 from __future__ import annotations
@@ -8,14 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import numbers
+import os
 import platform
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from qresearch.exceptions import QResearchError
+from qresearch.exceptions import ParameterError, QResearchError
 
 __all__ = ["main", "run_demo"]
 
@@ -250,7 +257,40 @@ def _jsonable_stat(value: Any) -> Any:
     return float(value)
 
 
+def _path(text: str) -> Path:
+    # argparse type of every path argument: a leading ~ is the home folder.
+    return Path(text).expanduser()
+
+
+def _check_writable_folder(folder: Path, option: str) -> None:
+    # The folder, or its nearest existing parent (it is created on write), must be a
+    # folder we may write to; say which part of the path is wrong.
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ParameterError(
+            f"{option} {folder}: {existing} is a file, not a folder. Pass a folder path "
+            "(missing folders are created)."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ParameterError(
+            f"{option} {folder}: cannot write to {existing} (permission denied). Pass a "
+            "folder you can write to, or change its permissions."
+        )
+
+
+def _check_input_file(path: Path, what: str) -> None:
+    # An input file must exist and be a file.
+    if not path.exists():
+        raise ParameterError(f"{what} {path}: no such file. Check the path (cwd is {Path.cwd()}).")
+    if not path.is_file():
+        raise ParameterError(f"{what} {path} is a folder; pass a file.")
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
+    _check_writable_folder(args.out, "--out")
+    _check_writable_folder(args.lake, "--lake")
     run_demo(args.out, args.lake)
     return 0
 
@@ -258,6 +298,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from qresearch.data import Lake, ingest
 
+    _check_writable_folder(args.lake, "--lake")
     summary = ingest(args.paths, Lake(args.lake), format=args.format, mode=args.mode)
     print(summary.to_string())
     return 0
@@ -270,19 +311,47 @@ def _cmd_coverage(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_returns(path: str, what: str) -> Any:
-    # A return series from a CSV: first column the dates, the named or only other column.
+def _read_returns(path: Path, what: str) -> Any:
+    # A return series from a CSV: first column the dates, the only other column the
+    # simple returns (an empty cell is a missing return). Problems name the line.
     import pandas as pd
 
-    from qresearch.exceptions import ParameterError
-
-    frame = pd.read_csv(path, index_col=0, parse_dates=True)
+    _check_input_file(path, f"{what} file")
+    try:
+        frame = pd.read_csv(path, index_col=0, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError as exc:
+        raise ParameterError(
+            f"{what} file {path} is empty; expected a header line (date,<name>) and one "
+            "row per date with a simple return."
+        ) from exc
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ParameterError(
+            f"{what} file {path} is not a valid UTF-8 CSV file ({' '.join(str(exc).split())})."
+        ) from exc
     if frame.shape[1] != 1:
         raise ParameterError(
-            f"{what} file {path!r} must have a date column and one return column; "
+            f"{what} file {str(path)!r} must have a date column and one return column; "
             f"got columns {list(frame.columns)}."
         )
-    return frame.iloc[:, 0].astype("float64")
+    if frame.empty:
+        raise ParameterError(f"{what} file {path} has a header but no rows of returns.")
+    text = frame.iloc[:, 0].str.strip()
+    values = pd.to_numeric(text.where(text != ""), errors="coerce")
+    bad = (values.isna() & (text != "")).to_numpy().nonzero()[0]
+    if len(bad):
+        raise ParameterError(
+            f"{what} file {path}, line {bad[0] + 2}: {text.iloc[bad[0]]!r} in column "
+            f"{frame.columns[0]!r} is not a number. Write simple returns such as 0.012 "
+            "(leave the cell empty for a missing one)."
+        )
+    dates = pd.to_datetime(pd.Series(frame.index, dtype=object), errors="coerce")
+    no_date = dates.isna().to_numpy().nonzero()[0]
+    if len(no_date):
+        raise ParameterError(
+            f"{what} file {path}, line {no_date[0] + 2}: cannot read the date "
+            f"{frame.index[no_date[0]]!r} in the first column; write dates like 2014-12-31."
+        )
+    return pd.Series(values.to_numpy("float64"), index=pd.DatetimeIndex(dates), name=text.name)
 
 
 def _cmd_tearsheet(args: argparse.Namespace) -> int:
@@ -290,6 +359,7 @@ def _cmd_tearsheet(args: argparse.Namespace) -> int:
 
     returns = _read_returns(args.returns, "returns")
     benchmark = _read_returns(args.benchmark, "benchmark") if args.benchmark else None
+    _check_writable_folder(args.out.parent, "--out")
     if benchmark is not None:
         benchmark = benchmark.reindex(returns.index).fillna(0.0)
     path = write_tearsheet(returns, args.out, benchmark=benchmark, title=args.title)
@@ -305,32 +375,41 @@ def _cmd_samples(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    # Usage errors as one line (the problem and where to find help), exit status 2.
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``qresearch`` command."""
-    parser = argparse.ArgumentParser(prog="qresearch", description=__doc__)
+    parser = _Parser(prog="qresearch", description=__doc__)
     parser.add_argument("--version", action="version", version=_versions()["qresearch"])
+    parser.add_argument(
+        "--traceback", action="store_true", help="show the Python traceback of an error"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="run the reference pipeline on the bundled data")
-    p.add_argument("--out", default="reports/demo", help="output folder (reports/demo)")
-    p.add_argument("--lake", default="data/lake", help="lake folder (data/lake)")
+    p.add_argument("--out", type=_path, default="reports/demo", help="output folder")
+    p.add_argument("--lake", type=_path, default="data/lake", help="lake folder (data/lake)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("ingest", help="ingest Yahoo-style or long CSV/Parquet files")
-    p.add_argument("paths", nargs="+", help="files to ingest")
-    p.add_argument("--lake", default="data/lake", help="lake folder (data/lake)")
+    p.add_argument("paths", type=_path, nargs="+", help="files to ingest")
+    p.add_argument("--lake", type=_path, default="data/lake", help="lake folder (data/lake)")
     p.add_argument("--format", default="auto", choices=["auto", "yahoo", "long"])
     p.add_argument("--mode", default="upsert", choices=["upsert", "replace"])
     p.set_defaults(func=_cmd_ingest)
 
     p = sub.add_parser("coverage", help="print first/last timestamp and rows per symbol")
-    p.add_argument("--lake", default="data/lake", help="lake folder (data/lake)")
+    p.add_argument("--lake", type=_path, default="data/lake", help="lake folder (data/lake)")
     p.set_defaults(func=_cmd_coverage)
 
     p = sub.add_parser("tearsheet", help="write a quantstats HTML tearsheet of a returns CSV")
-    p.add_argument("returns", help="CSV: a date column and one column of simple returns")
-    p.add_argument("--out", default="reports/tearsheet.html", help="output HTML path")
-    p.add_argument("--benchmark", help="CSV of benchmark returns (never downloaded)")
+    p.add_argument("returns", type=_path, help="CSV: a date column and one of simple returns")
+    p.add_argument("--out", type=_path, default="reports/tearsheet.html", help="output HTML path")
+    p.add_argument("--benchmark", type=_path, help="CSV of benchmark returns (never downloaded)")
     p.add_argument("--title", default="qresearch tearsheet")
     p.set_defaults(func=_cmd_tearsheet)
 
@@ -339,11 +418,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(exc: BaseException) -> str:
+    # An exception as one line: OS errors as "reason: path", others by their message.
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}{where}. Check the path and its permissions."
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the process exit code."""
+    """Run the command line; return the process exit code.
+
+    Returns 0 on success, 2 on bad input (after one line on stderr naming the
+    problem), 1 on an unexpected error (one line too) and 130 on Ctrl-C. With
+    ``--traceback`` errors propagate with their traceback instead.
+    """
     args = build_parser().parse_args(argv)
+    prefix = f"qresearch {args.command}:"
     try:
         return int(args.func(args))
-    except QResearchError as exc:
-        print(f"qresearch {args.command}: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        if args.traceback:
+            raise
+        print(f"{prefix} interrupted", file=sys.stderr)
+        return 130
+    except (QResearchError, OSError, ValueError) as exc:
+        # Bad input: our own errors, files that cannot be read or written, and
+        # pandas/numpy refusing a value.
+        if args.traceback:
+            raise
+        print(f"{prefix} error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        if args.traceback:
+            raise
+        print(
+            f"{prefix} unexpected error ({type(exc).__name__}): {_one_line(exc)} Run "
+            f"`qresearch --traceback {args.command} ...` to see where.",
+            file=sys.stderr,
+        )
+        return 1

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -114,3 +116,189 @@ def test_tearsheet_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     close[["AAPL", "GE"]].to_csv(tmp_path / "two.csv")
     assert main(["tearsheet", str(tmp_path / "two.csv"), "--out", str(out)]) == 2
     assert "one return column" in capsys.readouterr().err
+
+
+# ------------------------------------------------ bad input: one line, non-zero exit
+def _one_error_line(capsys: pytest.CaptureFixture[str], command: str) -> str:
+    # stderr holds exactly one line, the error of the command, and no traceback.
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"qresearch {command}: ") and "Traceback" not in err
+    return lines[0]
+
+
+RETURNS_OK = "date,r\n2020-01-02,0.01\n2020-01-03,-0.02\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("missing.csv", None, r"returns file .*missing.csv: no such file\. Check the path"),
+        ("empty.csv", "", r"returns file .*empty.csv is empty; expected a header line"),
+        ("header.csv", "date,r\n", r"returns file .*header.csv has a header but no rows"),
+        (
+            "text.csv",
+            "date,r\n2020-01-02,0.01\n2020-01-03,abc\n",
+            r"returns file .*text.csv, line 3: 'abc' in column 'r' is not a number\. Write",
+        ),
+        (
+            "dates.csv",
+            "date,r\n2020-01-02,0.01\nyesterday,0.02\n",
+            r"returns file .*dates.csv, line 3: cannot read the date 'yesterday'",
+        ),
+        (
+            "two.csv",
+            "date,a,b\n2020-01-02,0.01,0.02\n",
+            r"must have a date column and one return column; got columns \['a', 'b'\]",
+        ),
+        ("folder", "dir", r"returns file .*folder is a folder; pass a file"),
+    ],
+    ids=["missing", "empty", "header-only", "not-a-number", "bad-date", "two-columns", "folder"],
+)
+def test_tearsheet_bad_returns_file_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str | None, message: str
+) -> None:
+    path = tmp_path / name
+    if text == "dir":
+        path.mkdir()
+    elif text is not None:
+        path.write_text(text)
+    assert main(["tearsheet", str(path), "--out", str(tmp_path / "t.html")]) == 2
+    assert re.search(message, _one_error_line(capsys, "tearsheet"))
+    assert not (tmp_path / "t.html").exists()
+
+
+def test_tearsheet_bad_benchmark_and_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "r.csv").write_text(RETURNS_OK)
+    (tmp_path / "b.csv").write_text("")
+    code = main(["tearsheet", str(tmp_path / "r.csv"), "--benchmark", str(tmp_path / "b.csv")])
+    assert code == 2
+    assert "benchmark file" in _one_error_line(capsys, "tearsheet")
+    (tmp_path / "afile").write_text("x")
+    code = main(["tearsheet", str(tmp_path / "r.csv"), "--out", str(tmp_path / "afile" / "t.html")])
+    assert code == 2
+    line = _one_error_line(capsys, "tearsheet")
+    assert re.search(r"--out .*afile: .*afile is a file, not a folder", line)
+
+
+def test_ingest_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv = tmp_path / "abc.csv"
+    csv.write_text("Date,Open,High,Low,Close,Volume\n2020-01,10,11,9,10.5,1000\n")
+    assert main(["ingest", str(csv), "--lake", str(tmp_path / "lake")]) == 2
+    assert "abc.csv, line 2: the date '2020-01'" in _one_error_line(capsys, "ingest")
+    assert main(["ingest", str(tmp_path / "nope.csv"), "--lake", str(tmp_path / "lake")]) == 2
+    assert "nope.csv: no such file" in _one_error_line(capsys, "ingest")
+    (tmp_path / "afile").write_text("x")
+    lake = tmp_path / "afile" / "lake"
+    csv.write_text("Date,Open,High,Low,Close,Volume\n2020-01-02,10,11,9,10.5,1000\n")
+    assert main(["ingest", str(csv), "--lake", str(lake)]) == 2
+    assert "afile is a file, not a folder" in _one_error_line(capsys, "ingest")
+    assert main(["demo", "--out", str(tmp_path / "afile" / "out")]) == 2
+    assert "afile is a file, not a folder" in _one_error_line(capsys, "demo")
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may write to read-only folders"
+)
+def test_read_only_lake_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv = tmp_path / "abc.csv"
+    csv.write_text("Date,Open,High,Low,Close,Volume\n2020-01-02,10,11,9,10.5,1000\n")
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    lake.chmod(0o555)
+    try:
+        assert main(["ingest", str(csv), "--lake", str(lake)]) == 2
+    finally:
+        lake.chmod(0o755)
+    assert "permission denied" in _one_error_line(capsys, "ingest")
+
+
+def test_unwritable_lake_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As root nothing is read-only: stand in for the OS's answers.
+    csv = tmp_path / "abc.csv"
+    csv.write_text("Date,Open,High,Low,Close,Volume\n2020-01-02,10,11,9,10.5,1000\n")
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    assert main(["ingest", str(csv), "--lake", str(lake)]) == 2
+    line = _one_error_line(capsys, "ingest")
+    assert f"--lake {lake}: cannot write to {lake} (permission denied)" in line
+    monkeypatch.undo()
+
+    from qresearch.data import Lake
+
+    def refuse(self, bars, mode="upsert"):
+        raise PermissionError(13, "Permission denied", str(lake / "symbol=ABC"))
+
+    monkeypatch.setattr(Lake, "write", refuse)
+    assert main(["ingest", str(csv), "--lake", str(lake)]) == 2
+    line = _one_error_line(capsys, "ingest")
+    assert line.endswith(
+        f"Permission denied: {lake / 'symbol=ABC'}. Check the path and its permissions."
+    )
+
+
+def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, prog in (
+        (["tearsheet"], "qresearch tearsheet"),
+        (["ingest", "--format", "csv", "a.csv"], "qresearch ingest"),
+        (["coverage", "--nope"], "qresearch"),  # extra arguments: the top-level parser
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and err.startswith(f"{prog}: error: ")
+        assert err.rstrip().endswith(f"(see {prog} --help)")
+
+
+def test_unexpected_errors_are_one_line_unless_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import qresearch.cli as cli
+
+    def broken(args):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(cli, "_cmd_samples", broken)
+    assert main(["samples"]) == 1
+    line = _one_error_line(capsys, "samples")
+    assert "unexpected error (KeyError): 'boom'" in line and "qresearch --traceback samples" in line
+    with pytest.raises(KeyError, match="boom"):
+        main(["--traceback", "samples"])
+
+
+def test_tilde_in_paths_is_the_home_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "abc-2020.csv").write_text(
+        "Date,Open,High,Low,Close,Volume\n2020-01-02,10,11,9,10.5,1000\n"
+    )
+    assert main(["ingest", "~/abc-2020.csv", "--lake", "~/lake"]) == 0
+    assert (tmp_path / "lake" / "symbol=ABC").is_dir()
+    assert main(["coverage", "--lake", "~/lake"]) == 0
+    assert "ABC" in capsys.readouterr().out
+    assert main(["tearsheet", "~/missing.csv"]) == 2
+    assert f"returns file {tmp_path / 'missing.csv'}: no such file" in _one_error_line(
+        capsys, "tearsheet"
+    )
+
+
+def test_console_script_prints_no_traceback(tmp_path: Path) -> None:
+    (tmp_path / "empty.csv").write_text("")
+    for argv in (["tearsheet", "missing.csv"], ["tearsheet", "empty.csv"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "qresearch", *argv],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
+        assert done.returncode == 2
+        assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
+        assert done.stderr.startswith("qresearch tearsheet: error: returns file ")
