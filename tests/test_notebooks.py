@@ -25,14 +25,14 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
     ],
 )
 def test_notebook_runs_under_papermill(name: str, params: dict, tmp_path: Path) -> None:
-    import papermill as pm
+    pm = pytest.importorskip("papermill")
 
     params = {**params, "lake_root": str(tmp_path / "lake"), "out_dir": str(tmp_path / "out")}
     out = tmp_path / name
     pm.execute_notebook(
         str(NOTEBOOKS / name), str(out), parameters=params, kernel_name="python3", cwd=str(tmp_path)
     )
-    import nbformat
+    nbformat = pytest.importorskip("nbformat")
 
     executed = nbformat.read(out, as_version=4)
     errors = [

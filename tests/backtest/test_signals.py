@@ -203,9 +203,7 @@ def test_truncation_invariance(seed: int, direction: str) -> None:
 def vbt():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import vectorbt
-
-    return vectorbt
+        return pytest.importorskip("vectorbt")
 
 
 @pytest.mark.parametrize(
@@ -217,6 +215,7 @@ def vbt():
         ("long", "longonly", {"sl_stop": 0.05, "sl_trail": True}),
     ],
 )
+@pytest.mark.slow
 def test_equals_vectorbt_from_signals(
     vbt, sample_bars: Bars, direction, vbt_direction, stops
 ) -> None:
@@ -270,6 +269,7 @@ def test_signal_sweep_equals_separate_runs() -> None:
         assert both.stats().shape[1] == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cash_sharing", [False, True])
 @pytest.mark.parametrize(("direction", "vbt_direction"), [("short", "shortonly"), ("both", "both")])
 def test_covering_a_short_is_limited_by_cash_like_vectorbt(

@@ -11,14 +11,15 @@ import pytest
 from qresearch.backtest import from_weights
 from qresearch.data.bars import Bars
 
+# Long: vectorbt compiles its kernels on first use. Deselect with -m "not slow".
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def vbt():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import vectorbt
-
-    return vectorbt
+        return pytest.importorskip("vectorbt")
 
 
 def _vbt_value(vbt, close, weights, price=None, **kw):
@@ -73,6 +74,7 @@ def test_next_open_long_short_equals_vectorbt(vbt, sample_bars: Bars) -> None:
     raw = rng.normal(0.2, 0.5, bars.shape)
     w = pd.DataFrame(raw, index=bars.index, columns=bars.symbols).where(bars.close.notna(), 0.0)
     w.loc[rng.random(bars.shape[0]) > 0.1] = np.nan  # ~10% of days rebalance
+    w = w.div(np.maximum(w.abs().sum(axis=1), 1.0), axis=0)  # gross <= leverage 1
     res = from_weights(bars, w, init_cash=1e6, fees=0.0005, slippage=0.001)
     value, _ = _vbt_value(
         vbt, bars.close, w.shift(1), price=bars.open, init_cash=1e6, fees=0.0005, slippage=0.001
@@ -118,7 +120,7 @@ def test_trades_equal_vectorbt_positions(vbt, sample_stocks) -> None:
         )
 
 
-def test_to_vectorbt_replays_the_same_fills(sample_stocks, sample_bars) -> None:
+def test_to_vectorbt_replays_the_same_fills(vbt, sample_stocks, sample_bars) -> None:
     close = sample_stocks.loc["2010":]
     res = from_weights(
         close, _momentum_weights(close), init_cash=1e4, fees=0.001, fixed_fees=1.0, slippage=0.001

@@ -17,9 +17,7 @@ from qresearch.exceptions import ParameterError
 def qs():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import quantstats
-
-    return quantstats
+        return pytest.importorskip("quantstats")
 
 
 @pytest.fixture(scope="module")
