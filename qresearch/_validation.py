@@ -423,7 +423,8 @@ def check_returns(obj: Any, name: str, func: str) -> tuple[pd.DataFrame, bool]:
         where = "" if is_series else f" (column {bad[0]!r})"
         raise ParameterError(
             f"{name} passed to {func} must hold numeric returns; got dtype "
-            f"{frame.dtypes[bad[0]]}{where}. Convert it with pd.to_numeric."
+            f"{frame.dtypes[bad[0]]}{where}. Pass simple returns as floats "
+            "(pd.to_numeric converts strings)."
         )
     check_index_order(frame.index, name)
     values = frame.to_numpy(dtype="float64", na_value=np.nan)
