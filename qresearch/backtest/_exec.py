@@ -17,7 +17,9 @@ The rules are those of :class:`~qresearch.backtest.costs.Costs`:
 - a buy that needs more cash than ``cash_limit`` is reduced to spend exactly the
   limit, fees included (or refused by the caller that asks for all-or-nothing);
 - sizes are rounded down to ``granularity`` (NaN: fractional) and fills smaller
-  than ``min_size`` units are refused.
+  than ``min_size`` units are refused; a size that is not positive is no fill (callers
+  skip float noise by value, relative to the portfolio, so that results do not depend
+  on the scale of cash or prices).
 """
 
 from __future__ import annotations
@@ -38,12 +40,11 @@ def is_close_py(a: float, b: float) -> bool:
 
 
 def add_py(a: float, b: float) -> float:
-    # a + b, snapped to exactly 0.0 when the two nearly cancel.
-    if (a > 0) != (b > 0) and a != 0 and b != 0:
-        zero = is_close_py(abs(a), abs(b))
-    else:
-        zero = is_close_py(a + b, 0.0)
-    return 0.0 if zero else a + b
+    # a + b, snapped to exactly 0.0 when the two nearly cancel (relative to their size;
+    # a tiny sum of same-signed numbers is kept, so results do not depend on scale).
+    if (a > 0) != (b > 0) and a != 0 and b != 0 and is_close_py(abs(a), abs(b)):
+        return 0.0
+    return a + b
 
 
 def slip_fraction_py(
@@ -90,7 +91,7 @@ def buy_py(
     adj_size = size
     if not math.isnan(granularity):
         adj_size = (adj_size // granularity) * granularity
-    if is_close_py(adj_size, 0.0):
+    if adj_size <= 0.0:
         return 0.0, adj_price, 0.0, 0.0
     fits = False
     fee = 0.0
@@ -135,7 +136,7 @@ def sell_py(
     final = size
     if not math.isnan(granularity):
         final = (final // granularity) * granularity
-    if is_close_py(final, 0.0):
+    if final <= 0.0:
         return 0.0, adj_price, 0.0, 0.0
     if not is_close_py(final, min_size) and final < min_size:
         return 0.0, adj_price, 0.0, 0.0

@@ -51,6 +51,8 @@ ORDER_DTYPE = np.dtype(
     ]
 )
 BUY, SELL = 0, 1
+# Orders worth less than this fraction of the portfolio are float noise.
+NOISE = 1e-12
 
 
 def write_order_py(
@@ -126,6 +128,7 @@ def simulate_weights_py(
     min_size: float,
     granularity: float,
     min_trade: float,
+    min_value: float,
     leverage: float,
     volume: Any,
     sigma: Any,
@@ -153,8 +156,10 @@ def simulate_weights_py(
     last_valid : int64 (C,)
         Last bar with a price; a position still open after it is closed at the last
         price on the next bar (delisting), flagged in the order records.
-    init_cash, fees, fixed_fees, slippage, min_size, granularity, min_trade, leverage
-        Scalars; ``granularity`` NaN means fractional sizes; ``min_trade`` is the
+    init_cash, fees, fixed_fees, slippage, min_size, granularity, min_trade, min_value, leverage
+        Scalars; ``granularity`` NaN means fractional sizes; ``min_value`` is the
+        smallest order value (currency); orders worth less than ``1e-12`` of the
+        group value are float noise and skipped; ``min_trade`` is the
         smallest order value as a fraction of the group value.
     volume, sigma, adv : float64 (T, C)
         Bar volume, daily return volatility and average daily volume known before
@@ -280,12 +285,14 @@ def simulate_weights_py(
                 if math.isnan(w) or math.isnan(px) or math.isnan(value) or value <= 0.0:
                     continue
                 # Snap near-zero state as vectorbt does before every order.
-                if is_close_py(cash[g], 0.0):
+                # Snap float noise (relative to the portfolio value) to zero.
+                if abs(cash[g]) <= NOISE * value:
                     cash[g] = 0.0
-                if is_close_py(pos[c], 0.0):
+                if abs(pos[c] * val_price[c]) <= NOISE * value:
                     pos[c] = 0.0
                 size = ((w * value) / val_price[c]) - pos[c]
-                if min_trade > 0.0 and abs(size * val_price[c]) < min_trade * value:
+                floor = max(min_trade * value, min_value, NOISE * value)
+                if abs(size * val_price[c]) < floor:
                     continue
                 # Volume-based costs index their panels only when used (else 1 x 1).
                 if not math.isnan(participation):

@@ -144,8 +144,10 @@ def from_weights(
     execution: Execution | None = None,
     rebalance: Literal["on_change", "always"] = "on_change",
     min_trade: float = 0.0,
+    min_order_value: float = 0.0,
     size_granularity: float | None = None,
     leverage: float = 1.0,
+    over_leverage: Literal["raise", "scale"] = "raise",
     impact: float = 0.0,
     participation: float | None = None,
     risk: RiskLimits | None = None,
@@ -180,11 +182,19 @@ def from_weights(
         weights and trade back to them every bar (``"always"``).
     min_trade : float, default 0.0
         Skip orders whose value is below this fraction of the portfolio value.
+    min_order_value : float, default 0.0
+        Skip orders whose value (currency) is below this. There is no minimum number
+        of shares: results do not depend on ``init_cash`` or the price scale (orders
+        below 1e-12 of the portfolio value are float noise and skipped).
     size_granularity : float, optional
         Round order sizes down to a multiple of this (1.0: whole shares).
     leverage : float, default 1.0
-        Buying power as a multiple of equity: buys may borrow cash up to
-        ``(leverage - 1) * equity``. With 1.0, buys are limited to available cash.
+        Gross exposure allowed, as a multiple of equity, shorts included: the targets
+        of a row may add up to ``sum(|w|) <= leverage``, and buys may borrow cash up
+        to ``(leverage - 1) * equity``. With 1.0, buys are limited to available cash.
+    over_leverage : {"raise", "scale"}, default "raise"
+        A row of targets whose gross exceeds ``leverage`` raises a ``ParameterError``
+        naming the row; ``"scale"`` scales such rows down to ``leverage``.
     impact : float, default 0.0
         Square-root market impact coefficient ``k``: each fill's price moves
         ``k * sigma * sqrt(qty / adv)`` against it (needs Bars for the volume; see
@@ -248,6 +258,7 @@ def from_weights(
             f"The 'min_trade' parameter of from_weights is a fraction of portfolio value in "
             f"[0, 1); got {min_trade!r}."
         )
+    check_number("min_order_value", min_order_value, "from_weights", minimum=0.0, strict=False)
     if size_granularity is not None and not (
         isinstance(size_granularity, numbers.Real) and size_granularity > 0
     ):
@@ -267,6 +278,8 @@ def from_weights(
             f"weights has an infinite value at ({weights.index[r]}, {weights.columns[c]!r}); "
             "weights are fractions of equity."
         )
+    check_choice("over_leverage", over_leverage, ["raise", "scale"], "from_weights")
+    target = _bound_gross(target, weights.index, n_groups, float(leverage), over_leverage)
     if rebalance == "always":
         target = pd.DataFrame(target).ffill().to_numpy()
     if mode != "close":
@@ -300,9 +313,10 @@ def from_weights(
         float(costs.fees),
         float(costs.fixed_fees),
         float(costs.slippage),
-        1e-8,
+        0.0,
         float("nan") if size_granularity is None else float(size_granularity),
         float(min_trade),
+        float(min_order_value),
         float(leverage),
         volume_arr,
         sigma_arr,
@@ -321,8 +335,10 @@ def from_weights(
         "execution": mode,
         "rebalance": rebalance,
         "min_trade": float(min_trade),
+        "min_order_value": float(min_order_value),
         "size_granularity": size_granularity,
         "leverage": float(leverage),
+        "over_leverage": over_leverage,
         "impact": costs.impact,
         "participation": costs.participation,
         "risk": None if risk is None else risk.to_dict(),
@@ -333,6 +349,30 @@ def from_weights(
         out, prices, close, close_arr, weights.columns, keys, float(init_cash), config,
         rejections=rejections, inputs={"weights": weights},
     )  # fmt: skip
+
+
+def _bound_gross(
+    target: np.ndarray, index: pd.Index, n_groups: int, leverage: float, how: str
+) -> np.ndarray:
+    # Rows whose gross target (sum of |w| over the row's non-NaN cells, per portfolio)
+    # exceeds the leverage: raise, or scale them down to it.
+    n_rows, n_cols = target.shape
+    per = np.abs(target).reshape(n_rows, n_groups, n_cols // n_groups)
+    gross = np.nansum(per, axis=2)
+    over = gross > leverage * (1.0 + 1e-9)
+    if not over.any():
+        return target
+    if how == "raise":
+        r, g = np.argwhere(over)[0]
+        where = f" of portfolio {g}" if n_groups > 1 else ""
+        raise ParameterError(
+            f"weights at {index[r]}{where} add up to a gross exposure of {gross[r, g]:.6g} "
+            f"(sum of |w|, shorts included) above leverage={leverage:g} ({int(over.sum())} "
+            "row(s)). Scale them (qr.portfolio.normalize(weights, gross=1.0)), raise "
+            "leverage=..., or pass over_leverage='scale'."
+        )
+    factor = np.where(over, leverage / np.where(over, gross, 1.0), 1.0)
+    return (target.reshape(n_rows, n_groups, -1) * factor[:, :, None]).reshape(n_rows, n_cols)
 
 
 class _Outputs(NamedTuple):

@@ -104,8 +104,10 @@ from qresearch.sim.orders import (
 
 # Positions of the scalar parameters in the `params` array.
 P_FEES, P_FIXED, P_SLIP, P_IMPACT, P_VOLUME_LIMIT, P_LEVERAGE, P_FILL_CLOSE, P_MIN_SIZE = range(8)
-P_GRANULARITY = 8
-N_PARAMS = 9
+P_GRANULARITY, P_MIN_VALUE = 8, 9
+N_PARAMS = 10
+# Target orders worth less than this fraction of the portfolio are float noise.
+NOISE = 1e-12
 
 
 def event_py(events: Any, counts: Any, k: int, i: int, code: int, reason: int) -> None:
@@ -372,12 +374,17 @@ def target_batch_py(
         if math.isnan(value) or value <= 0.0:
             finish_py(ints, events, counts, k, i, REJECTED, EV_REJECTED, R_CASH)
             continue
-        if is_close_py(cash[0], 0.0):
+        # Snap float noise (relative to the portfolio value) to zero, as from_weights.
+        if abs(cash[0]) <= NOISE * value:
             cash[0] = 0.0
-        if is_close_py(pos[c], 0.0):
+        if abs(pos[c] * val_price[i, c]) <= NOISE * value:
             pos[c] = 0.0
         size = ((w * value) / val_price[i, c]) - pos[c]
         want = size
+        floor = max(params[P_MIN_VALUE], NOISE * value)
+        if abs(size * val_price[i, c]) < floor:
+            finish_py(ints, events, counts, k, i, CANCELLED, EV_CANCELLED, R_AT_TARGET)
+            continue
         if not math.isnan(vl):
             size = cap_participation_py(size, 1.0, vl * volume[i, c] - vol_used[c])
         slip = params[P_SLIP]
@@ -387,13 +394,11 @@ def target_batch_py(
         fixed = params[P_FIXED]
         gran = params[P_GRANULARITY]
         min_size = params[P_MIN_SIZE]
-        # Below the smallest size (after rounding to the granularity): at the target.
+        # Nothing left after rounding to the granularity (or the smallest size): at the target.
         tradable = abs(size)
         if not math.isnan(gran):
             tradable = (tradable // gran) * gran
-        small = is_close_py(tradable, 0.0) or (
-            not is_close_py(tradable, min_size) and tradable < min_size
-        )
+        small = tradable <= 0.0 or (not is_close_py(tradable, min_size) and tradable < min_size)
         if size > 0.0:
             limit = cash[0] + max(params[P_LEVERAGE] - 1.0, 0.0) * value
             final, adj, fee, total = buy_py(size, px, slip, limit, fees, fixed, gran, min_size)

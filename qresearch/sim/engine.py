@@ -61,6 +61,7 @@ from qresearch.sim._nb import (
     P_IMPACT,
     P_LEVERAGE,
     P_MIN_SIZE,
+    P_MIN_VALUE,
     P_SLIP,
     P_VOLUME_LIMIT,
 )
@@ -100,6 +101,9 @@ class Simulator:
         Buying power as a multiple of equity (1.0: buys limited to cash).
     size_granularity : float, optional
         Target-percent orders trade multiples of this (1.0: whole shares).
+    min_order_value : float, default 0.0
+        Target-percent orders worth less than this (currency) are not traded (as in
+        ``from_weights``; no minimum number of shares).
     risk : RiskLimits, optional
         Checked at every close: a breach cancels working orders, liquidates on the next
         bar (orders with role ``risk_exit``) and rejects new orders (``risk_halt``)
@@ -133,6 +137,7 @@ class Simulator:
         market_fill: MarketFill = "open",
         leverage: float = 1.0,
         size_granularity: float | None = None,
+        min_order_value: float = 0.0,
         risk: RiskLimits | None = None,
     ) -> None:
         self.costs = Costs(fees=fees, fixed_fees=fixed_fees, slippage=slippage, impact=impact)
@@ -149,6 +154,7 @@ class Simulator:
             check_number("volume_limit", volume_limit, "Simulator", minimum=0.0, strict=True)
         if size_granularity is not None:
             check_number("size_granularity", size_granularity, "Simulator", strict=True)
+        check_number("min_order_value", min_order_value, "Simulator", minimum=0.0, strict=False)
         if risk is not None and not isinstance(risk, RiskLimits):
             raise ParameterError(f"risk must be a RiskLimits or None; got {type(risk).__name__}.")
         if isinstance(bars, Bars):
@@ -189,6 +195,7 @@ class Simulator:
         self.market_fill = market_fill
         self.leverage = float(leverage)
         self.size_granularity = size_granularity
+        self.min_order_value = float(min_order_value)
         self.risk = risk
         fill = c if market_fill == "close" else op
         self.fill_price = np.ascontiguousarray(fill)
@@ -219,6 +226,7 @@ class Simulator:
             "market_fill": self.market_fill,
             "leverage": self.leverage,
             "size_granularity": self.size_granularity,
+            "min_order_value": self.min_order_value,
             "risk": None if self.risk is None else self.risk.to_dict(),
         }
 
@@ -301,7 +309,8 @@ class _Run:
         p[P_VOLUME_LIMIT] = np.nan if sim.volume_limit is None else sim.volume_limit
         p[P_LEVERAGE] = sim.leverage
         p[P_FILL_CLOSE] = 1.0 if sim.market_fill == "close" else 0.0
-        p[P_MIN_SIZE] = 1e-8
+        p[P_MIN_SIZE] = 0.0
+        p[P_MIN_VALUE] = sim.min_order_value
         p[P_GRANULARITY] = np.nan if sim.size_granularity is None else sim.size_granularity
         self.params = p
         if engine == "numba":

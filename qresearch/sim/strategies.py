@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from qresearch._validation import check_aligned, check_panel
+from qresearch._validation import check_aligned, check_choice, check_panel
 from qresearch.exceptions import ParameterError
 
 __all__ = ["TWAP", "VWAP", "TargetWeights"]
@@ -67,9 +67,18 @@ class TargetWeights:
     algo : TWAP or VWAP, optional
         Execute each change over several bars instead: the order quantity is fixed
         when the weights are decided (``w * equity / close - position``), then split.
+    over_leverage : {"raise", "scale"}, default "raise"
+        As in ``from_weights``: a row whose gross (sum of |w|) exceeds the simulator's
+        ``leverage`` raises, or is scaled down to it.
     """
 
-    def __init__(self, weights: pd.DataFrame, algo: TWAP | VWAP | None = None) -> None:
+    def __init__(
+        self,
+        weights: pd.DataFrame,
+        algo: TWAP | VWAP | None = None,
+        *,
+        over_leverage: str = "raise",
+    ) -> None:
         check_panel(weights, "weights", allow_empty=False)
         if algo is not None and not isinstance(algo, TWAP | VWAP):
             raise ParameterError(f"algo must be TWAP(n), VWAP(n) or None; got {algo!r}.")
@@ -80,8 +89,10 @@ class TargetWeights:
                 f"weights has an infinite value at ({weights.index[r]}, {weights.columns[c]!r}); "
                 "weights are fractions of equity."
             )
+        check_choice("over_leverage", over_leverage, ["raise", "scale"], "TargetWeights")
         self.weights = weights
         self.algo = algo
+        self.over_leverage = over_leverage
         # Panels fingerprinted into the result's config_id.
         self.inputs = {"weights": weights}
         self._rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -96,7 +107,10 @@ class TargetWeights:
         """
         reference = pd.DataFrame(index=simulator.index, columns=simulator.symbols)
         check_aligned(reference, self.weights, "bars", "weights")
+        from qresearch.backtest.engine import _bound_gross
+
         values = self.weights.to_numpy(dtype=np.float64, na_value=np.nan)
+        values = _bound_gross(values, self.weights.index, 1, simulator.leverage, self.over_leverage)
         columns = simulator.symbols.get_indexer(self.weights.columns)
         self._rows = {}
         self._latest = None

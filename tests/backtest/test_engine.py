@@ -112,9 +112,9 @@ def test_shorts_and_sweep_equal_separate_runs() -> None:
     w1 = pd.DataFrame(rng.normal(0, 0.3, close.shape), index=close.index, columns=close.columns)
     w2 = w1.where(rng.random(close.shape) > 0.5)
     sweep = pd.concat({0.1: w1, 0.2: w2}, axis=1, names=["k", "symbol"])
-    both = from_weights(close, sweep, init_cash=1000.0, fees=0.001)
+    both = from_weights(close, sweep, init_cash=1000.0, fees=0.001, over_leverage="scale")
     for key, w in ((0.1, w1), (0.2, w2)):
-        one = from_weights(close, w, init_cash=1000.0, fees=0.001)
+        one = from_weights(close, w, init_cash=1000.0, fees=0.001, over_leverage="scale")
         np.testing.assert_allclose(both.equity[key].to_numpy(), one.equity.to_numpy(), rtol=1e-12)
     assert list(both.equity.columns) == [0.1, 0.2]
     assert set(both.orders["k"]) == {0.1, 0.2}
@@ -133,8 +133,10 @@ def test_size_granularity_whole_shares() -> None:
 def test_leverage_allows_borrowing() -> None:
     close = pd.DataFrame({"A": [10.0, 10.0, 11.0, 11.0]}, index=IDX)
     w = pd.DataFrame({"A": [2.0, np.nan, np.nan, np.nan]}, index=IDX)
-    capped = from_weights(close, w, init_cash=100.0)
-    assert capped.positions["A"].iloc[-1] == pytest.approx(10.0)  # cash-limited
+    with pytest.raises(ParameterError, match="gross exposure of 2 .*above leverage=1"):
+        from_weights(close, w, init_cash=100.0)
+    capped = from_weights(close, w, init_cash=100.0, over_leverage="scale")
+    assert capped.positions["A"].iloc[-1] == pytest.approx(10.0)  # scaled to 1.0
     levered = from_weights(close, w, init_cash=100.0, leverage=2.0)
     assert levered.positions["A"].iloc[-1] == pytest.approx(20.0)
     assert levered.cash.iloc[-1] == pytest.approx(-100.0)
@@ -196,7 +198,7 @@ def test_numba_kernel_equals_python_twin() -> None:
     rng = np.random.default_rng(5)
     w = pd.DataFrame(rng.normal(0.1, 0.3, bars.shape), index=bars.index, columns=bars.symbols)
     w = w.where(rng.random(bars.shape) > 0.4)
-    kw = dict(fees=0.001, fixed_fees=0.01, slippage=0.0005, init_cash=100.0)
+    kw = dict(fees=0.001, fixed_fees=0.01, slippage=0.0005, init_cash=100.0, over_leverage="scale")
     a = from_weights(bars, w, engine="numba", **kw)
     b = from_weights(bars, w, engine="python", **kw)
     pd.testing.assert_series_equal(a.equity, b.equity, check_exact=True)
@@ -232,6 +234,7 @@ def test_accounting_identities(
     w = pd.DataFrame(raw, index=close.index, columns=close.columns).where(
         rng.random(close.shape) > 0.3
     )
+    w = w.div(np.maximum(w.abs().sum(axis=1), 1.0), axis=0)  # gross <= leverage 1
     res = from_weights(
         close, w, fees=fees, fixed_fees=fixed, slippage=slip, init_cash=1000.0, engine="python"
     )

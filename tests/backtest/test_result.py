@@ -105,7 +105,7 @@ def test_config_id_identifies_the_run() -> None:
     close = make_close(40, 3, seed=1, ragged=False)
     w = pd.DataFrame(1 / 3, index=close.index, columns=close.columns)
     w2 = w.copy()
-    w2.iloc[10, 0] = 0.5
+    w2.iloc[10, 0] = 0.2
     a, b = from_weights(close, w), from_weights(close, w2)
     assert a.config_id != b.config_id  # same options, different weights
     assert a.config_id == from_weights(close.copy(), w.copy()).config_id

@@ -74,6 +74,7 @@ def test_daily_rebalancing_with_shorts_and_leverage_reconciles() -> None:
     rng = np.random.default_rng(3)
     w = pd.DataFrame(rng.uniform(-0.3, 0.5, bars.close.shape), bars.index, bars.close.columns)
     w = w.where(bars.close.notna())
+    w = w.div(np.maximum(w.abs().sum(axis=1) / 1.5, 1.0), axis=0)  # gross <= leverage 1.5
     kw = {"fees": 0.002, "fixed_fees": 0.1, "leverage": 1.5, "size_granularity": 1.0}
     res = qr.backtest.from_weights(bars, w, init_cash=1e5, execution="next_open", **kw)
     out = Simulator(bars, 1e5, market_fill="open", **kw).run(TargetWeights(w))
