@@ -12,6 +12,7 @@ from typing import Any
 
 __all__ = [
     "AlignmentError",
+    "CacheWarning",
     "CalendarError",
     "ConfigError",
     "DataQualityWarning",
@@ -89,6 +90,10 @@ class OptionalDependencyError(QResearchError, ImportError):
 
 class QResearchWarning(UserWarning):
     """Base class of qresearch warnings."""
+
+
+class CacheWarning(QResearchWarning):
+    """A cache entry was unreadable or did not match its request (never used; recomputed)."""
 
 
 class DataQualityWarning(QResearchWarning):

@@ -20,6 +20,7 @@ from qresearch._optional import import_optional
         (exc.ConfigError, ValueError),
         (exc.OptimizationError, RuntimeError),
         (exc.OptionalDependencyError, ImportError),
+        (exc.StrategyError, RuntimeError),
     ],
 )
 def test_every_error_is_a_qresearch_error_and_a_builtin(cls: type, builtin: type) -> None:
@@ -33,6 +34,7 @@ def test_alignment_error_is_a_panel_error() -> None:
 
 def test_data_quality_warning_is_a_user_warning() -> None:
     assert issubclass(exc.DataQualityWarning, exc.QResearchWarning)
+    assert issubclass(exc.CacheWarning, exc.QResearchWarning)
     assert issubclass(exc.QResearchWarning, UserWarning)
 
 

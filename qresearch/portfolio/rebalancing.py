@@ -26,16 +26,9 @@ import pandas as pd
 from qresearch._validation import check_aligned, check_panel
 from qresearch.data.bars import Bars
 from qresearch.data.calendar import Period, rebalance_dates
-from qresearch.exceptions import ParameterError, QResearchWarning
+from qresearch.exceptions import CacheWarning, ParameterError
 
 __all__ = ["CLOSED_FORM_METHODS", "CacheWarning", "rebalance"]
-
-
-class CacheWarning(QResearchWarning):
-    """A ``rebalance`` cache entry was unreadable or did not match its request.
-
-    The entry is never used: the date is solved again and the entry rewritten.
-    """
 
 
 CLOSED_FORM_METHODS: tuple[str, ...] = ("equal", "inverse_vol")
