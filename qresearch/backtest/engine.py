@@ -271,15 +271,7 @@ def from_weights(
     keys = _groups(weights, close)
     n_groups, n_symbols = len(keys), close.shape[1]
 
-    target = weights.to_numpy(dtype=np.float64, na_value=np.nan)
-    if np.isinf(target).any():
-        r, c = np.argwhere(np.isinf(target))[0]
-        raise ParameterError(
-            f"weights has an infinite value at ({weights.index[r]}, {weights.columns[c]!r}); "
-            "weights are fractions of equity."
-        )
-    check_choice("over_leverage", over_leverage, ["raise", "scale"], "from_weights")
-    target = _bound_gross(target, weights.index, n_groups, float(leverage), over_leverage)
+    target = target_array(weights, n_groups, float(leverage), over_leverage, "from_weights")
     if rebalance == "always":
         target = pd.DataFrame(target).ffill().to_numpy()
     if mode != "close":
@@ -349,6 +341,25 @@ def from_weights(
         out, prices, close, close_arr, weights.columns, keys, float(init_cash), config,
         rejections=rejections, inputs={"weights": weights},
     )  # fmt: skip
+
+
+def target_array(
+    weights: pd.DataFrame, n_groups: int, leverage: float, over_leverage: str, func: str
+) -> np.ndarray:
+    """Return the weights as a float array, checked and bounded by the leverage.
+
+    Shared by ``from_weights`` and the simulator's ``TargetWeights``: infinite weights
+    raise; rows whose gross exceeds ``leverage`` raise or are scaled (``over_leverage``).
+    """
+    check_choice("over_leverage", over_leverage, ["raise", "scale"], func)
+    target = weights.to_numpy(dtype=np.float64, na_value=np.nan)
+    if np.isinf(target).any():
+        r, c = np.argwhere(np.isinf(target))[0]
+        raise ParameterError(
+            f"weights has an infinite value at ({weights.index[r]}, {weights.columns[c]!r}); "
+            "weights are fractions of equity."
+        )
+    return _bound_gross(target, weights.index, n_groups, leverage, over_leverage)
 
 
 def _bound_gross(

@@ -10,7 +10,6 @@ granularity. What has no reason is counted as unexplained.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +18,7 @@ import pandas as pd
 
 from qresearch.backtest.result import BacktestResult
 from qresearch.exceptions import AlignmentError, ParameterError
-from qresearch.sim.result import SimResult
+from qresearch.sim.result import SimResult, summary_html
 
 __all__ = ["Reconciliation", "reconcile"]
 
@@ -75,13 +74,7 @@ class Reconciliation:
         )
 
     def _repr_html_(self) -> str:
-        s = self.summary()
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
-            f"<td>{html.escape(f'{v:.3g}' if isinstance(v, float) else str(v))}</td></tr>"
-            for k, v in s.items()
-        )
-        return f"<div><b>Reconciliation</b><table>{rows}</table></div>"
+        return summary_html("Reconciliation", self.summary())
 
 
 def _aggregate(frame: pd.DataFrame, qty: str) -> pd.DataFrame:

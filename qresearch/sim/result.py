@@ -317,20 +317,21 @@ class SimResult:
         )
 
     def _repr_html_(self) -> str:
-        s = self.summary()
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
-            f"<td>{html.escape(_fmt(v))}</td></tr>"
-            for k, v in s.items()
-        )
-        return (
-            "<div><b>SimResult</b> "
-            f"<span style='color:#888'>config_id {html.escape(self.config_id)}</span>"
-            f"<table>{rows}</table></div>"
-        )
+        return summary_html("SimResult", self.summary(), f"config_id {self.config_id}")
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.6g}"
-    return str(value)
+def summary_html(title: str, summary: pd.Series, note: str = "") -> str:
+    """Render a summary Series as a compact two-column HTML table (Jupyter)."""
+
+    def fmt(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:,.6g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3g}"
+        return str(value)
+
+    rows = "".join(
+        f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
+        f"<td>{html.escape(fmt(v))}</td></tr>"
+        for k, v in summary.items()
+    )
+    extra = f" <span style='color:#888'>{html.escape(note)}</span>" if note else ""
+    return f"<div><b>{html.escape(title)}</b>{extra}<table>{rows}</table></div>"

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from qresearch._validation import check_aligned, check_choice, check_panel
+from qresearch.backtest.engine import target_array
 from qresearch.exceptions import ParameterError
 
 __all__ = ["TWAP", "VWAP", "TargetWeights"]
@@ -82,14 +83,9 @@ class TargetWeights:
         check_panel(weights, "weights", allow_empty=False)
         if algo is not None and not isinstance(algo, TWAP | VWAP):
             raise ParameterError(f"algo must be TWAP(n), VWAP(n) or None; got {algo!r}.")
-        values = weights.to_numpy(dtype=np.float64, na_value=np.nan)
-        if np.isinf(values).any():
-            r, c = np.argwhere(np.isinf(values))[0]
-            raise ParameterError(
-                f"weights has an infinite value at ({weights.index[r]}, {weights.columns[c]!r}); "
-                "weights are fractions of equity."
-            )
         check_choice("over_leverage", over_leverage, ["raise", "scale"], "TargetWeights")
+        if np.isinf(weights.to_numpy(dtype=np.float64, na_value=np.nan)).any():
+            target_array(weights, 1, np.inf, over_leverage, "TargetWeights")  # names the cell
         self.weights = weights
         self.algo = algo
         self.over_leverage = over_leverage
@@ -107,10 +103,9 @@ class TargetWeights:
         """
         reference = pd.DataFrame(index=simulator.index, columns=simulator.symbols)
         check_aligned(reference, self.weights, "bars", "weights")
-        from qresearch.backtest.engine import _bound_gross
-
-        values = self.weights.to_numpy(dtype=np.float64, na_value=np.nan)
-        values = _bound_gross(values, self.weights.index, 1, simulator.leverage, self.over_leverage)
+        values = target_array(
+            self.weights, 1, simulator.leverage, self.over_leverage, "TargetWeights"
+        )
         columns = simulator.symbols.get_indexer(self.weights.columns)
         self._rows = {}
         self._latest = None
