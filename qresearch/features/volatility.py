@@ -82,7 +82,9 @@ def rolling_volatility(
     return vol
 
 
-def ewm_volatility(close: pd.DataFrame, span: int = 20) -> pd.DataFrame:
+def ewm_volatility(
+    close: pd.DataFrame, span: int = 20, *, min_periods: int | None = None
+) -> pd.DataFrame:
     """Compute the exponentially weighted standard deviation of one-row simple returns.
 
     Parameters
@@ -91,13 +93,15 @@ def ewm_volatility(close: pd.DataFrame, span: int = 20) -> pd.DataFrame:
         Price panel (dates x symbols).
     span : int, default 20
         Decay in terms of span: ``alpha = 2 / (span + 1)`` (>= 2).
+    min_periods : int, optional
+        Returns needed before a value is given (default ``span``; 0 gives a value
+        from the second return on, as ``qr.labels.daily_volatility`` does).
 
     Returns
     -------
     pandas.DataFrame
-        ``returns.ewm(span=span, min_periods=span).std()`` (pandas' bias-corrected,
-        ``adjust=True`` weighting), same index and columns; NaN until ``span`` returns
-        have been seen.
+        ``returns.ewm(span=span, min_periods=min_periods).std()`` (pandas'
+        bias-corrected, ``adjust=True`` weighting), same index and columns.
 
     Notes
     -----
@@ -113,7 +117,10 @@ def ewm_volatility(close: pd.DataFrame, span: int = 20) -> pd.DataFrame:
     """
     prices = float_panel(close, "close")
     span = check_int("span", span, "ewm_volatility", minimum=2)
-    return _simple_returns(prices).ewm(span=span, min_periods=span).std()
+    if min_periods is None:
+        min_periods = span
+    min_periods = check_int("min_periods", min_periods, "ewm_volatility", minimum=0)
+    return _simple_returns(prices).ewm(span=span, min_periods=min_periods).std()
 
 
 def rolling_zscore(x: pd.DataFrame, window: int) -> pd.DataFrame:

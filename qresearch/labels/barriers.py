@@ -38,13 +38,15 @@ def daily_volatility(close: pd.DataFrame, span: int = 50) -> pd.DataFrame:
     close : pandas.DataFrame
         Price panel (dates x symbols).
     span : int, default 50
-        EWM span (>= 1), ``adjust=True``.
+        EWM span (>= 2), ``adjust=True``.
 
     Returns
     -------
     pandas.DataFrame
         ``close.pct_change(fill_method=None).ewm(span=span).std()``: same index and
-        columns; the value at t uses returns up to t.
+        columns; the value at t uses returns up to t. This is
+        ``qr.features.ewm_volatility(close, span, min_periods=0)`` (one
+        implementation), under AFML's name.
 
     Examples
     --------
@@ -54,10 +56,11 @@ def daily_volatility(close: pd.DataFrame, span: int = 50) -> pd.DataFrame:
     >>> daily_volatility(close, span=3)["A"].round(4).tolist()
     [nan, nan, 0.0141, 0.0173]
     """
-    check_int("span", span, "daily_volatility")
+    from qresearch.features.volatility import ewm_volatility
+
+    check_int("span", span, "daily_volatility", minimum=2)
     price_array(close, "close", "daily_volatility")
-    rets = close.astype("float64").pct_change(fill_method=None)
-    return rets.ewm(span=span).std()
+    return ewm_volatility(close, span, min_periods=0)
 
 
 def _levels(vol: np.ndarray, width: float | np.ndarray, sign: float) -> np.ndarray:

@@ -166,21 +166,22 @@ def top_n(scores: pd.DataFrame, n: int) -> pd.DataFrame:
     """Return a boolean panel selecting the ``n`` highest scores of each row.
 
     Ties at the cut are broken by column order (first wins); NaN scores are never
-    selected; rows with fewer than ``n`` scores select all of them.
+    selected; rows with fewer than ``n`` scores select all of them. The same
+    selection as ``qr.signals.top_n_signals`` (one implementation).
     """
-    return _extreme_n(scores, n, largest=True)
+    from qresearch.signals.selection import extreme_n
+
+    return extreme_n(scores, n, largest=True, func="top_n")
 
 
 def bottom_n(scores: pd.DataFrame, n: int) -> pd.DataFrame:
-    """Return a boolean panel selecting the ``n`` lowest scores of each row."""
-    return _extreme_n(scores, n, largest=False)
+    """Return a boolean panel selecting the ``n`` lowest scores of each row.
 
+    The same selection as ``qr.signals.bottom_n_signals`` (one implementation).
+    """
+    from qresearch.signals.selection import extreme_n
 
-def _extreme_n(scores: pd.DataFrame, n: int, *, largest: bool) -> pd.DataFrame:
-    check_panel(scores, "scores")
-    _positive("n", n, "top_n" if largest else "bottom_n", integer=True)
-    ranks = scores.rank(axis=1, ascending=not largest, method="first")
-    return (ranks <= n) & scores.notna()
+    return extreme_n(scores, n, largest=False, func="bottom_n")
 
 
 def rank_weights(

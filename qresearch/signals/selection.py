@@ -12,7 +12,12 @@ from qresearch.signals._common import check_int, float_panel
 __all__ = ["bottom_n_signals", "top_n_signals"]
 
 
-def _extreme_n(scores: pd.DataFrame, n: int, *, largest: bool, func: str) -> pd.DataFrame:
+def extreme_n(scores: pd.DataFrame, n: int, *, largest: bool, func: str) -> pd.DataFrame:
+    """Return a boolean panel of the ``n`` highest (``largest``) or lowest scores per row.
+
+    The one implementation behind ``top_n_signals``/``bottom_n_signals`` and
+    ``qr.portfolio.top_n``/``bottom_n``; ``func`` names the caller in errors.
+    """
     values = float_panel(scores, "scores")
     k = check_int("n", n, func)
     # method="first": ties at the cut go to the earlier column; NaN ranks stay NaN.
@@ -51,7 +56,7 @@ def top_n_signals(scores: pd.DataFrame, n: int) -> pd.DataFrame:
     >>> bottom_n_signals(s, 2).iloc[0].tolist()
     [True, True, False, False]
     """
-    return _extreme_n(scores, n, largest=True, func="top_n_signals")
+    return extreme_n(scores, n, largest=True, func="top_n_signals")
 
 
 def bottom_n_signals(scores: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -73,4 +78,4 @@ def bottom_n_signals(scores: pd.DataFrame, n: int) -> pd.DataFrame:
     -----
     Causal: row ``t`` depends on row ``t`` only.
     """
-    return _extreme_n(scores, n, largest=False, func="bottom_n_signals")
+    return extreme_n(scores, n, largest=False, func="bottom_n_signals")

@@ -77,7 +77,7 @@ def test_top_bottom_n_ties_and_nan() -> None:
     assert top_n(s, 1).iloc[0].tolist() == [False, True, False, False]  # first of the tie
     assert bottom_n(s, 1).iloc[0].tolist() == [True, False, False, False]
     assert top_n(s, 10).iloc[0].tolist() == [True, True, True, False]
-    with pytest.raises(ParameterError, match="'n' parameter of top_n must be an int >= 1"):
+    with pytest.raises(ParameterError, match="'n' parameter of top_n must be an integer >= 1"):
         top_n(s, 0)
 
 
