@@ -437,3 +437,56 @@ def check_returns(obj: Any, name: str, func: str) -> tuple[pd.DataFrame, bool]:
             "(a return of inf usually comes from a price of 0)."
         )
     return pd.DataFrame(values, index=frame.index, columns=frame.columns), is_series
+
+
+def check_real(name: str, value: Any, func: str) -> float:
+    """Return ``value`` as a float if it is a finite real number (booleans refused).
+
+    Examples
+    --------
+    >>> check_real("shift", -0.5, "f")
+    -0.5
+    >>> check_real("shift", float("inf"), "f")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    qresearch.exceptions.ParameterError: The 'shift' parameter of f must be a finite ...
+    """
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+    if not ok or not math.isfinite(float(value)):
+        raise ParameterError(
+            f"The {name!r} parameter of {func} must be a finite number; got {value!r}."
+        )
+    return float(value)
+
+
+def check_periods_per_year(
+    value: Any, func: str, *, allow_none: bool = False, whole: bool = False
+) -> float | None:
+    """Return ``periods_per_year`` as a float: a finite number > 0 (252 daily, 12 monthly).
+
+    ``allow_none`` accepts None (per-period units); ``whole`` requires a whole number
+    (quantstats' reports take an int).
+
+    Examples
+    --------
+    >>> check_periods_per_year(252, "stats")
+    252.0
+    >>> check_periods_per_year(True, "stats")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    qresearch.exceptions.ParameterError: The 'periods_per_year' parameter of stats must be ...
+    """
+    if value is None and allow_none:
+        return None
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+    ok = ok and math.isfinite(float(value)) and float(value) > 0
+    if ok and whole:
+        ok = float(value).is_integer()
+    if not ok:
+        kind = "a whole number > 0" if whole else "a finite number > 0"
+        extra = " or None for per-period units" if allow_none else ""
+        raise ParameterError(
+            f"The 'periods_per_year' parameter of {func} must be {kind} (252 for daily, "
+            f"52 weekly, 12 monthly){extra}; got {value!r}."
+        )
+    return float(value)

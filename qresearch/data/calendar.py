@@ -27,6 +27,7 @@ from qresearch._validation import (
     INDEX_NAME,
     check_choice,
     check_datetime_index,
+    check_int,
     check_panel,
     to_timestamp,
 )
@@ -415,11 +416,7 @@ def _as_index(index: pd.DatetimeIndex, *, keep_dtype: bool = False) -> pd.Dateti
 
 def _check_int(name: str, value: Any, *, minimum: int) -> None:
     """Raise ParameterError unless ``value`` is an int (not bool) >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ParameterError(
-            f"The {name!r} parameter of rebalance_dates must be an int >= {minimum}; "
-            f"got {value!r} instead."
-        )
+    check_int(name, value, "rebalance_dates", minimum=minimum)
 
 
 def _report(

@@ -21,7 +21,6 @@ negative. ``scipy`` is imported only when a function runs.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -31,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from qresearch._typing import Float64Array
+from qresearch._validation import check_periods_per_year, check_real
 from qresearch.exceptions import ParameterError
 
 __all__ = [
@@ -63,29 +63,7 @@ def _ndtri(p: float) -> float:
 
 def _check_periods(periods_per_year: Any, func: str) -> float | None:
     # None (per-period units) or a positive number of periods per year.
-    if periods_per_year is None:
-        return None
-    ok = (
-        isinstance(periods_per_year, numbers.Real)
-        and not isinstance(periods_per_year, bool)
-        and math.isfinite(float(periods_per_year))
-        and float(periods_per_year) > 0
-    )
-    if not ok:
-        raise ParameterError(
-            f"The 'periods_per_year' parameter of {func} must be a positive number (252 for "
-            f"daily, 52 weekly, 12 monthly) or None for per-period units; "
-            f"got {periods_per_year!r}."
-        )
-    return float(periods_per_year)
-
-
-def _check_real(name: str, value: Any, func: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ParameterError(
-            f"The {name!r} parameter of {func} must be a finite number; got {value!r}."
-        )
-    return float(value)
+    return check_periods_per_year(periods_per_year, func, allow_none=True)
 
 
 def _return_columns(returns: Any, func: str) -> tuple[list[Float64Array], list[Any], bool]:
@@ -203,7 +181,7 @@ def probabilistic_sharpe_ratio(
     0.8202
     """
     func = "probabilistic_sharpe_ratio"
-    bench = _check_real("benchmark_sharpe", benchmark_sharpe, func)
+    bench = check_real("benchmark_sharpe", benchmark_sharpe, func)
     ppy = _check_periods(periods_per_year, func)
     if ppy is not None:
         bench /= math.sqrt(ppy)
@@ -248,7 +226,7 @@ def expected_max_sharpe(n_trials: int, sharpe_variance: float) -> float:
             f"The 'n_trials' parameter of {func} must be an integer >= 1 (the number of "
             f"strategies tried); got {n_trials!r}."
         )
-    variance = _check_real("sharpe_variance", sharpe_variance, func)
+    variance = check_real("sharpe_variance", sharpe_variance, func)
     if variance < 0:
         raise ParameterError(
             f"The 'sharpe_variance' parameter of {func} must be >= 0; got {sharpe_variance!r}."

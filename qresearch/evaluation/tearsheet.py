@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from qresearch._optional import import_optional
+from qresearch._validation import check_periods_per_year
 from qresearch.evaluation.plots import _aligned_benchmark, _returns_series
 from qresearch.exceptions import ParameterError
 
@@ -92,15 +93,9 @@ def _import_quantstats(mpl: ModuleType) -> ModuleType:
 
 
 def _check_periods_per_year(periods_per_year: Any) -> int:
-    ok = isinstance(periods_per_year, int | float | np.integer | np.floating) and not isinstance(
-        periods_per_year, bool
-    )
-    if not (ok and periods_per_year > 0 and float(periods_per_year).is_integer()):
-        raise ParameterError(
-            "The 'periods_per_year' parameter must be a positive whole number (252 for "
-            f"daily, 52 weekly, 12 monthly); got {periods_per_year!r}."
-        )
-    return int(periods_per_year)
+    # quantstats' reports take a whole number of periods per year.
+    value = check_periods_per_year(periods_per_year, "write_tearsheet", whole=True)
+    return int(value or 0)
 
 
 def _check_not_prices(r: pd.Series, name: str) -> None:

@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from qresearch._validation import check_aligned, check_panel
+from qresearch._validation import (
+    check_aligned,
+    check_int,
+    check_number,
+    check_panel,
+    check_periods_per_year,
+)
 from qresearch.exceptions import ParameterError
 
 __all__ = [
@@ -32,14 +38,6 @@ __all__ = [
     "top_n",
     "vol_scaled_weights",
 ]
-
-
-def _positive(name: str, value: Any, func: str, *, integer: bool = False) -> None:
-    # A positive number (an int >= 1 when `integer`), else ParameterError.
-    ok = isinstance(value, numbers.Integral) if integer else isinstance(value, numbers.Real)
-    if isinstance(value, bool) or not ok or not value > 0 or not math.isfinite(value):
-        kind = "an int >= 1" if integer else "a number > 0"
-        raise ParameterError(f"The {name!r} parameter of {func} must be {kind}; got {value!r}.")
 
 
 def _finalize(raw: pd.DataFrame, eligible: pd.DataFrame) -> pd.DataFrame:
@@ -113,7 +111,7 @@ def inverse_vol_weights(
     closed-form risk-parity-like inverse-volatility portfolio.
     """
     check_panel(close, "close")
-    _positive("window", window, "inverse_vol_weights", integer=True)
+    check_int("window", window, "inverse_vol_weights")
     inv = 1.0 / _volatility(close, window)
     inv = inv.where(np.isfinite(inv))
     eligible = inv.notna()
@@ -148,9 +146,9 @@ def vol_scaled_weights(
     True
     """
     check_panel(close, "close")
-    _positive("target_vol", target_vol, "vol_scaled_weights")
-    _positive("window", window, "vol_scaled_weights", integer=True)
-    _positive("periods_per_year", periods_per_year, "vol_scaled_weights")
+    check_number("target_vol", target_vol, "vol_scaled_weights")
+    check_int("window", window, "vol_scaled_weights")
+    check_periods_per_year(periods_per_year, "vol_scaled_weights")
     ann = _volatility(close, window) * math.sqrt(periods_per_year)
     ann = ann.where(ann > 0)
     eligible = ann.notna()
@@ -254,7 +252,7 @@ def normalize(weights: pd.DataFrame, gross: float = 1.0, net: float | None = Non
     [0.125, 0.375, -0.5]
     """
     check_panel(weights, "weights")
-    _positive("gross", gross, "normalize")
+    check_number("gross", gross, "normalize")
     if net is None:
         total = weights.abs().sum(axis=1).replace(0.0, np.nan)
         return weights.mul(gross / total, axis=0)
@@ -305,7 +303,7 @@ def cap_weights(weights: pd.DataFrame, max_weight: float, min_weight: float = 0.
     [0.4, 0.4, 0.2]
     """
     check_panel(weights, "weights")
-    _positive("max_weight", max_weight, "cap_weights")
+    check_number("max_weight", max_weight, "cap_weights")
     if not (isinstance(min_weight, numbers.Real) and 0 <= min_weight < max_weight):
         raise ParameterError(
             f"The 'min_weight' parameter of cap_weights must be in [0, max_weight); "
@@ -379,8 +377,8 @@ def discrete_allocation(
     """
     if not isinstance(weights, pd.Series) or not isinstance(prices, pd.Series):
         raise ParameterError("weights and prices must be pandas Series indexed by symbol.")
-    _positive("capital", capital, "discrete_allocation")
-    _positive("lot_size", lot_size, "discrete_allocation")
+    check_number("capital", capital, "discrete_allocation")
+    check_number("lot_size", lot_size, "discrete_allocation")
     w = weights.dropna()
     if (w < 0).any():
         raise ParameterError("discrete_allocation takes long-only weights (all >= 0).")
@@ -416,7 +414,7 @@ def group_caps(
     their own group each.
     """
     check_panel(weights, "weights")
-    _positive("max_group_weight", max_group_weight, "group_caps")
+    check_number("max_group_weight", max_group_weight, "group_caps")
     labels = pd.Series({s: groups.get(s, f"__{s}") for s in weights.columns})
     out = weights.copy()
     for _, members in labels.groupby(labels):

@@ -6,8 +6,6 @@ function ever mutates its input.
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any
 
 import numpy as np
@@ -15,8 +13,9 @@ import pandas as pd
 
 from qresearch._validation import check_aligned
 from qresearch._validation import check_int as check_int
+from qresearch._validation import check_real as check_real
 from qresearch._validation import float_panel as float_panel
-from qresearch.exceptions import AlignmentError, PanelError, ParameterError
+from qresearch.exceptions import AlignmentError, PanelError
 
 
 def float_series_or_panel(obj: Any, name: str, func: str) -> pd.Series | pd.DataFrame:
@@ -57,16 +56,6 @@ def check_like(
             f"{name_b} = {name_b}.reindex({name_a}.index)."
         )
     return out
-
-
-def check_real(name: str, value: Any, func: str) -> float:
-    # Any finite real number (booleans refused).
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
-    if not ok or not math.isfinite(float(value)):
-        raise ParameterError(
-            f"The {name!r} parameter of {func} must be a finite number; got {value!r}."
-        )
-    return float(value)
 
 
 def wrap_like(values: np.ndarray, like: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame:

@@ -173,7 +173,7 @@ def test_rebalance_errors() -> None:
         with pytest.raises(ParameterError, match=r"'every' parameter .* or an int >= 1"):
             rebalance_dates(idx, bad)  # type: ignore[arg-type]
     with pytest.raises(
-        ParameterError, match=r"'offset' parameter of rebalance_dates must be an int >= 0"
+        ParameterError, match=r"'offset' parameter of rebalance_dates must be an integer >= 0"
     ):
         rebalance_dates(idx, 5, offset=-1)
     with pytest.raises(ParameterError, match=r"'offset' .* applies only to an integer 'every'"):
