@@ -1,11 +1,11 @@
-"""Private I/O helpers of :mod:`qresearch.data.lake`: flattening, staging, merging, rollback."""
+"""Private I/O helpers of :mod:`qresearch.data.lake`: listing, querying, staging, merging."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +14,7 @@ from urllib.parse import quote, unquote
 import numpy as np
 import pandas as pd
 
-from qresearch._validation import INDEX_NAME, to_timestamp
+from qresearch._validation import INDEX_NAME, _preview, to_timestamp
 from qresearch.data.bars import FIELDS, OPTIONAL_FIELDS, Bars
 from qresearch.exceptions import LakeError, PanelError, ParameterError
 
@@ -29,7 +29,6 @@ SUMMARY_COLUMNS: tuple[str, ...] = ("symbol", "year", "rows_written", "rows_befo
 """The columns of the summary returned by :meth:`Lake.write`."""
 
 _VALUE_FIELDS: tuple[str, ...] = COLUMNS[1:]
-_TMP_PREFIX = ".data.parquet.tmp-"
 _MAX_NAME_BYTES = 255
 
 
@@ -49,6 +48,117 @@ def encode_symbol(symbol: str) -> str:
 def decode_symbol(name: str) -> str:
     """Invert :func:`encode_symbol`."""
     return unquote(name)
+
+
+@dataclass(frozen=True)
+class _Partition:
+    symbol: str
+    year: int
+    path: Path
+
+
+class _Stale(Exception):
+    # A read met a lake changed under it: a file it listed was removed (concurrent delete).
+    def __init__(self, error: LakeError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _entries(folder: str | Path) -> list[os.DirEntry[str]] | None:
+    # The entries of a lake folder; None when it vanished (a concurrent delete or vacuum).
+    try:
+        with os.scandir(folder) as it:
+            return list(it)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise LakeError(
+            f"Cannot list the lake folder {str(folder)!r} ({exc.strerror or exc}). "
+            "Make it readable (e.g. chmod -R u+rX) or use another root."
+        ) from exc
+
+
+def _list_partitions(root: Path) -> list[_Partition]:
+    # Walk the tree: a partition exists iff its data.parquet exists. A folder that
+    # vanishes while we walk (a concurrent delete or vacuum) is skipped.
+    parts: list[_Partition] = []
+    for sym_entry in _entries(root) or []:
+        if not (sym_entry.name.startswith("symbol=") and sym_entry.is_dir()):
+            continue
+        symbol = decode_symbol(sym_entry.name[len("symbol=") :])
+        for year_entry in _entries(sym_entry.path) or []:
+            path = Path(year_entry.path) / DATA_FILE
+            if not (year_entry.name.startswith("year=") and path.is_file()):
+                continue
+            try:
+                year = int(year_entry.name[len("year=") :])
+            except ValueError:
+                raise LakeError(
+                    f"Unexpected partition folder {year_entry.path!r} in the lake: the year "
+                    "must be an integer. Move that folder out of the lake."
+                ) from None
+            parts.append(_Partition(symbol, year, path))
+    return sorted(parts, key=lambda p: (p.symbol, p.year))
+
+
+def _run_query(root: Path, sql: str, params: list[Any], parts: list[_Partition]) -> pa.Table:
+    # Run a DuckDB query on files of the listing `parts`. A missing file (IOException) or
+    # a changed listing means a concurrent delete: raise _Stale, so the read retries.
+    import duckdb
+
+    try:
+        with duckdb.connect() as con:
+            relation = con.sql(sql, params=params)
+            # duckdb >= 1.4 names it to_arrow_table; older releases fetch_arrow_table.
+            fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
+            return fetch()
+    except duckdb.Error as exc:
+        error = LakeError(
+            f"Reading the lake at {str(root)!r} failed: {exc}. If that partition file is "
+            "damaged or was not written by Lake.write, rewrite it with "
+            "lake.write(data, mode='replace') for its symbol and year, or delete that "
+            "symbol with lake.delete(symbol) and write it again."
+        )
+        if isinstance(exc, duckdb.IOException) or _list_partitions(root) != parts:
+            raise _Stale(error) from exc
+        raise error from exc
+
+
+def _unknown_symbols(root: Path, missing: Sequence[Any], available: Sequence[str]) -> LakeError:
+    return LakeError(
+        f"Unknown symbols {_preview(missing)} in the lake at {str(root)!r}. "
+        f"Available: {_preview(available, 25)}. Write them first with lake.write(...)."
+    )
+
+
+def _check_symbols(
+    root: Path, symbols: str | Iterable[str], available: list[str], func: str
+) -> list[str]:
+    # Validate the `symbols` argument of a read against the symbols in the lake.
+    if isinstance(symbols, str):
+        symbols = [symbols]
+    try:
+        req = list(symbols)
+    except TypeError:
+        raise ParameterError(
+            f"The 'symbols' parameter of {func} must be a str, a list of str or None; "
+            f"got {type(symbols).__name__}."
+        ) from None
+    if not req:
+        raise ParameterError(
+            f"The 'symbols' parameter of {func} is empty; pass at least one symbol, "
+            "or None for all."
+        )
+    dupes = sorted({s for s in req if req.count(s) > 1}, key=str)
+    if dupes:
+        raise ParameterError(
+            f"The 'symbols' parameter of {func} repeats {_preview(dupes)}; list each symbol once."
+        )
+    known = set(available)
+    missing = [s for s in req if s not in known]
+    if missing:
+        raise _unknown_symbols(root, missing, available)
+    return req
 
 
 @dataclass(frozen=True)
@@ -122,8 +232,56 @@ def _rows_to_write(data: Bars | pd.DataFrame) -> _Rows:
     )
 
 
-def _tmp_name() -> str:
-    return f"{_TMP_PREFIX}{uuid.uuid4().hex}"
+def _plan_jobs(root: Path, rows: _Rows) -> tuple[list[_Job], pa.DataType]:
+    # Convert the rows to one Arrow table and cut it into one staging job per (symbol,
+    # year); return the jobs and the timestamp type of the data.
+    import pyarrow as pa
+
+    try:
+        ts_arrow = pa.array(rows.stamps)
+        ts_type = pa.timestamp("us", tz=ts_arrow.type.tz)
+        ts_arrow = ts_arrow.cast(ts_type, safe=True)
+    except pa.ArrowInvalid as exc:
+        raise PanelError(
+            f"data has timestamps with sub-microsecond precision (e.g. {rows.stamps[0]}); "
+            "the lake stores microseconds. Round them first, e.g. "
+            "long['timestamp'] = long['timestamp'].dt.round('us')."
+        ) from exc
+    schema = pa.schema(
+        [pa.field("timestamp", ts_type)] + [pa.field(f, pa.float64()) for f in _VALUE_FIELDS]
+    )
+    columns = [ts_arrow]
+    for f in _VALUE_FIELDS:
+        values = rows.values.get(f)
+        if values is None:
+            values = np.full(len(rows.codes), np.nan)
+        columns.append(pa.array(values, pa.float64(), from_pandas=True))
+    table = pa.Table.from_arrays(columns, schema=schema)
+    ts_us = ts_arrow.cast(pa.int64()).to_numpy()
+
+    # Rows are sorted by symbol, then timestamp, so each (symbol, year) is one run.
+    years = np.asarray(rows.stamps.year, dtype=np.int64)
+    codes = rows.codes
+    cuts = np.flatnonzero((codes[1:] != codes[:-1]) | (years[1:] != years[:-1])) + 1
+    bounds = zip(
+        np.concatenate([[0], cuts]).tolist(),
+        np.concatenate([cuts, [len(codes)]]).tolist(),
+        strict=True,
+    )
+    jobs: list[_Job] = []
+    for lo, hi in bounds:
+        symbol, year = rows.symbols[codes[lo]], int(years[lo])
+        folder = root / f"symbol={encode_symbol(symbol)}" / f"year={year}"
+        jobs.append(
+            _Job(symbol, year, lo, hi, folder / DATA_FILE, folder / _tmp_name(), table, ts_us)
+        )
+    return jobs, ts_type
+
+
+def _tmp_name(final_name: str = DATA_FILE) -> str:
+    # Hidden temp name beside `final_name`, carrying the writer's pid so that a later
+    # sweep can tell the files of a dead writer (see _lake_lock.sweep).
+    return f".{final_name}.tmp-{os.getpid()}-{uuid.uuid4().hex}"
 
 
 def _stage(job: _Job, mode: str) -> tuple[tuple[str, int, int, int, int], bool]:
@@ -132,12 +290,18 @@ def _stage(job: _Job, mode: str) -> tuple[tuple[str, int, int, int, int], bool]:
     new = job.table.slice(job.lo, job.hi - job.lo)
     before = 0
     if job.final.exists():
-        old = _read_partition(job.final, job.table.schema)
-        before = old.num_rows
-        if mode == "upsert":
-            new = _merge(old, new, job.ts_us[job.lo : job.hi])
-        if new.equals(old):
-            return (job.symbol, job.year, job.hi - job.lo, before, before), False
+        try:
+            old = _read_partition(job.final, job.table.schema)
+        except LakeError:
+            if mode == "upsert":
+                raise
+            old = None  # "replace" discards the old content: a damaged file is overwritten
+        if old is not None:
+            before = old.num_rows
+            if mode == "upsert":
+                new = _merge(old, new, job.ts_us[job.lo : job.hi])
+            if new.equals(old):
+                return (job.symbol, job.year, job.hi - job.lo, before, before), False
     _write_parquet(new, job.tmp)
     return (job.symbol, job.year, job.hi - job.lo, before, new.num_rows), True
 
@@ -223,14 +387,24 @@ def _to_index(epoch_us: np.ndarray, ts_type: pa.DataType) -> pd.DatetimeIndex:
 
 def _read_partition(path: Path, schema: pa.Schema) -> pa.Table:
     # Read a stored partition and check it has the lake schema.
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    old = pq.ParquetFile(path).read()
+    try:
+        old = pq.ParquetFile(path).read()
+    except (pa.ArrowException, OSError) as exc:
+        raise LakeError(
+            f"The partition {str(path)!r} cannot be read ({exc}); it is damaged (a full disk, "
+            "a copy cut short, or a file not written by Lake.write). Rewrite it whole with "
+            "lake.write(data, mode='replace') for that symbol and year, or remove the symbol "
+            "with lake.delete(symbol)."
+        ) from exc
     if not old.schema.equals(schema, check_metadata=False):
         raise LakeError(
             f"The partition {str(path)!r} has the schema {old.schema.types} for columns "
             f"{old.schema.names}; expected {schema.names} with types {schema.types}. "
-            "It was not written by Lake.write: delete that folder and write it again."
+            "It was not written by Lake.write: rewrite it with lake.write(data, mode='replace') "
+            "for that symbol and year, or delete that folder and write it again."
         )
     return old
 

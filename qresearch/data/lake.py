@@ -1,8 +1,10 @@
 """The data lake: hive-partitioned Parquet files, written atomically, read through DuckDB.
 
-Layout (the directory tree is the only truth; there is no manifest to keep in sync)::
+Layout (the partition files are the data; there is no manifest to keep in sync)::
 
     root/symbol=<encoded symbol>/year=<YYYY>/data.parquet
+    root/.lake.json    the time-zone rule, written by the first write
+    root/.lake.lock    the writers' lock file (never delete it)
 
 - One file per (symbol, year), columns ``timestamp, open, high, low, close, volume,
   adj_close`` in that order. Every file has all seven columns, so DuckDB binds one
@@ -11,28 +13,63 @@ Layout (the directory tree is the only truth; there is no manifest to keep in sy
   Prices and volume are float64; rows are sorted by timestamp, unique within a file.
 - ``timestamp`` is ``timestamp[us]``. Tz-naive data (UTC by convention) is stored
   naive; tz-aware data is stored as UTC instants with the zone name in the Arrow
-  schema (``timestamp[us, tz=America/New_York]``) and read back in that zone. One
-  lake holds one convention: writing naive data into a tz-aware lake (or another
-  zone) raises :class:`LakeError`. ``year`` is the calendar year of the timestamp in
-  that zone (the naive year for naive data).
+  schema (``timestamp[us, tz=America/New_York]``) and read back in that zone.
+  ``year`` is the calendar year of the timestamp in that zone (the naive year for
+  naive data).
+- **Time-zone rule.** One lake holds one convention. The first write into an empty
+  lake fixes it, under the writer lock, and records it in ``root/.lake.json``
+  (written atomically); every later write must match it, or it raises
+  :class:`LakeError` naming the rule and the conversion to apply. A lake emptied by
+  deleting every symbol takes the rule of its next write. A lake written before the
+  rule file existed takes its rule from its partition files, and its next write
+  records it.
 - Symbols are percent-encoded in the folder name with :func:`encode_symbol`
   (``urllib.parse.quote(symbol, safe="")``): letters, digits and ``_.-~`` stay as
   they are, every other byte of the UTF-8 encoding becomes ``%XX``, so
   ``"BTC/USDT"`` lives in ``symbol=BTC%2FUSDT``. DuckDB (and pyarrow, Spark) decode
   hive values the same way. Symbols are case-sensitive; on a case-insensitive file
   system (macOS, Windows) two symbols that differ only by case share a folder.
+- The hidden root files (names starting with ``.``) are ignored by DuckDB's
+  ``symbol=*/year=*/data.parquet`` glob and by pyarrow and Spark dataset discovery.
 
-Writes stage every new partition file as ``.data.parquet.tmp-<uuid>`` beside its
-target (a name DuckDB's ``data.parquet`` glob never matches), fsync it, and only
-when all are staged ``os.replace`` them into place. On any error the staged files
-and the folders the write created are removed and the error is re-raised, so the
-lake is unchanged. Each partition is replaced atomically; a failure *during* the
-final renames (rare: only the renames remain) can leave some partitions new and
-some old, which :meth:`Lake.write` reports; re-running the same write fixes it
-because writes are idempotent (an upsert that changes nothing rewrites nothing).
-Use one writer at a time: concurrent upserts of the same partition can lose one of
-the updates. A process killed while staging can leave hidden
-``.data.parquet.tmp-*`` files; readers ignore them and they can be deleted.
+**Atomic writes.** A write stages every new partition file as
+``.data.parquet.tmp-<pid>-<uuid>`` beside its target (a name the glob never
+matches), fsyncs it, and only when all are staged ``os.replace`` them into place.
+On any error the staged files and the folders the write created are removed and the
+error is re-raised, so the lake is unchanged. Each partition is replaced atomically;
+a failure *during* the final renames (rare: only the renames remain) can leave some
+partitions new and some old, which :meth:`Lake.write` reports; re-running the same
+write fixes it because writes are idempotent (an upsert that changes nothing
+rewrites nothing).
+
+**Locking.** Every write, delete and vacuum holds an inter-process lock on
+``root/.lake.lock`` (``fcntl.flock``; ``msvcrt.locking`` on Windows) from before it
+reads the partitions it merges until after its last rename. Concurrent writers
+(threads or processes) therefore run one at a time and lose no update. They wait
+as long as needed unless ``Lake(root, lock_timeout=seconds)`` bounds the wait. The
+OS releases the lock of a process that dies, so a killed writer never blocks the
+next one. Locks work between processes of one machine; on a network file system
+they work only where the file system supports ``flock`` across machines. Reads
+take no lock: they never wait for a writer and work on a read-only lake. A read
+sees each partition either before or after a concurrent write (a write of several
+partitions may be seen half done). When a concurrent delete (or vacuum) removes
+files after a read listed them, the read lists the lake again and retries, so it
+never fails because of a delete of another symbol.
+
+**Killed writers and vacuum.** A writer killed mid-way leaves staged temp files and
+perhaps empty ``symbol=``/``year=`` folders; readers ignore them. The killed
+writer's pid stays in the lock file, so the next write or delete notices and
+removes them. :meth:`Lake.vacuum` removes them at any time, and also the leftovers
+of releases that had no lock. Under the lock, a temp file is stale when no process
+with its pid is alive or when it is more than an hour old.
+
+**Errors.** Failures raise :class:`LakeError` naming the file and the fix: a damaged
+partition file (for example 0 bytes) names the file (rewrite it with
+``mode="replace"``, which works over a damaged file, or delete the symbol); a lake
+folder that is not writable names the file that could not be written (reads still
+work); a lock not obtained within ``lock_timeout`` names the lock file. Roots
+containing glob characters or, outside Windows, a backslash are refused: DuckDB
+could not read the files back.
 
 Round trip: after ``lake.write(bars)`` into an empty lake,
 ``lake.read(symbols=bars.symbols).equals(bars)`` (``lake.read()`` returns the
@@ -47,17 +84,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
 
-from qresearch._validation import COLUMNS_NAME, _preview, check_choice
+from qresearch._validation import COLUMNS_NAME, check_choice, check_number
 from qresearch.data._lake_io import (
     _VALUE_FIELDS,
     COLUMNS,
@@ -65,37 +102,44 @@ from qresearch.data._lake_io import (
     SUMMARY_COLUMNS,
     _bounds,
     _check_fields,
-    _describe,
+    _check_symbols,
     _Job,
+    _list_partitions,
     _makedirs,
+    _Partition,
+    _plan_jobs,
     _rollback,
     _rows_to_write,
+    _run_query,
     _stage,
+    _Stale,
     _summary,
-    _timestamp_type,
-    _tmp_name,
     _to_index,
+    _unknown_symbols,
     decode_symbol,
     encode_symbol,
 )
+from qresearch.data._lake_lock import (
+    TRASH_PREFIX,
+    WriterLock,
+    explain_os_error,
+    lake_type,
+    save_rule,
+    settle_rule,
+    sweep,
+)
 from qresearch.data.bars import FIELDS, Bars
-from qresearch.exceptions import LakeError, PanelError, ParameterError
+from qresearch.exceptions import LakeError, ParameterError
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = ["COLUMNS", "DATA_FILE", "SUMMARY_COLUMNS", "Lake", "decode_symbol", "encode_symbol"]
 
-_TRASH_PREFIX = ".deleting-"
 _GLOB_CHARS = frozenset("*?[]{}")
 _HIVE_OPTIONS = "hive_partitioning = true, hive_types = {'symbol': VARCHAR, 'year': BIGINT}"
-
-
-@dataclass(frozen=True)
-class _Partition:
-    symbol: str
-    year: int
-    path: Path
+_READ_ATTEMPTS = 6  # listings a read tries when concurrent deletes keep removing its files
+_T = TypeVar("_T")
 
 
 class Lake:
@@ -106,17 +150,25 @@ class Lake:
     root : str or os.PathLike
         The lake folder. It is created by the first :meth:`write`; constructing a
         ``Lake`` writes nothing.
+    lock_timeout : float, optional
+        Seconds a write, delete or vacuum waits for the writer lock held by another
+        writer before raising :class:`LakeError`. None (the default) waits as long as
+        needed.
 
     Raises
     ------
     LakeError
         When ``root`` exists but is not a folder, or contains a glob character
-        (``* ? [ ] { }``), which DuckDB would expand.
+        (``* ? [ ] { }``), which DuckDB would expand, or (outside Windows) a
+        backslash, which DuckDB reads as a path separator.
+    ParameterError
+        For a ``root`` that is not a path or a negative ``lock_timeout``.
 
     Notes
     -----
-    See the module docstring for the file layout, symbol encoding, time zones and
-    the atomicity guarantees.
+    See the module docstring for the file layout, symbol encoding, the time-zone
+    rule, atomicity, locking (writers run one at a time; reads take no lock),
+    :meth:`vacuum` and the errors.
 
     Examples
     --------
@@ -142,7 +194,7 @@ class Lake:
     >>> tmp.cleanup()
     """
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, lock_timeout: float | None = None) -> None:
         if not isinstance(root, str | os.PathLike):
             raise ParameterError(
                 f"The 'root' parameter of Lake must be a folder path (str or Path); "
@@ -155,7 +207,16 @@ class Lake:
                 f"The lake root {str(path)!r} contains the glob characters {bad}, which DuckDB "
                 "would expand when reading. Choose a folder name without them."
             )
+        if os.sep == "/" and "\\" in str(path):
+            raise LakeError(
+                f"The lake root {str(path)!r} contains a backslash, which DuckDB reads as a "
+                "path separator: the lake could be written but not read. Choose a folder "
+                "name without '\\'."
+            )
+        if lock_timeout is not None:
+            lock_timeout = check_number("lock_timeout", lock_timeout, "Lake", strict=False)
         self.root = path
+        self.lock_timeout = lock_timeout
         self._check_root()
 
     def __repr__(self) -> str:
@@ -169,32 +230,22 @@ class Lake:
                 "Pass a folder path (it is created on the first write)."
             )
 
-    def _glob(self) -> str:
-        return str(self.root / "symbol=*" / "year=*" / DATA_FILE)
-
     def _partitions(self) -> list[_Partition]:
-        # Walk the tree: a partition exists iff its data.parquet exists.
         self._check_root()
-        if not self.root.is_dir():
-            return []
-        parts: list[_Partition] = []
-        for sym_entry in os.scandir(self.root):
-            if not (sym_entry.name.startswith("symbol=") and sym_entry.is_dir()):
-                continue
-            symbol = decode_symbol(sym_entry.name[len("symbol=") :])
-            for year_entry in os.scandir(sym_entry.path):
-                path = Path(year_entry.path) / DATA_FILE
-                if not (year_entry.name.startswith("year=") and path.is_file()):
-                    continue
-                try:
-                    year = int(year_entry.name[len("year=") :])
-                except ValueError:
-                    raise LakeError(
-                        f"Unexpected partition folder {year_entry.path!r} in the lake: the year "
-                        "must be an integer. Move that folder out of the lake."
-                    ) from None
-                parts.append(_Partition(symbol, year, path))
-        return sorted(parts, key=lambda p: (p.symbol, p.year))
+        return _list_partitions(self.root)
+
+    def _read_retrying(self, query: Callable[[list[_Partition]], _T]) -> _T:
+        # Run a read on a fresh listing. DuckDB reads exactly the listed files; when a
+        # concurrent delete removed one of them (_Stale), list the lake again and retry.
+        attempt = 1
+        while True:
+            try:
+                return query(self._partitions())
+            except _Stale as stale:
+                if attempt == _READ_ATTEMPTS:
+                    raise stale.error from stale.__cause__
+            time.sleep(0.002 * 2**attempt)
+            attempt += 1
 
     def _require_data(self, parts: list[_Partition]) -> None:
         if not parts:
@@ -205,10 +256,7 @@ class Lake:
             )
 
     def _unknown_symbols(self, missing: Sequence[Any], available: Sequence[str]) -> LakeError:
-        return LakeError(
-            f"Unknown symbols {_preview(missing)} in the lake at {str(self.root)!r}. "
-            f"Available: {_preview(available, 25)}. Write them first with lake.write(...)."
-        )
+        return _unknown_symbols(self.root, missing, available)
 
     def symbols(self) -> list[str]:
         """Return the symbols stored in the lake, sorted (empty list for an empty lake).
@@ -235,16 +283,19 @@ class Lake:
         LakeError
             When the lake is empty or a file cannot be read.
         """
-        parts = self._partitions()
-        self._require_data(parts)
-        ts_type = _timestamp_type(parts[0].path)
         sql = (
             'SELECT symbol, epoch_us(min("timestamp")) AS first_us, '
             'epoch_us(max("timestamp")) AS last_us, count(*) AS n_rows, '
             f"count(DISTINCT year) AS n_years FROM read_parquet(?, {_HIVE_OPTIONS}) "
             "GROUP BY symbol"
         )
-        table = self._execute(sql, [self._glob()])
+
+        def query(parts: list[_Partition]) -> tuple[pa.DataType, pa.Table]:
+            self._require_data(parts)
+            files = [str(p.path) for p in parts]
+            return lake_type(self.root, parts), _run_query(self.root, sql, [files], parts)
+
+        ts_type, table = self._read_retrying(query)
         frame = table.to_pandas().sort_values("symbol")
         out = pd.DataFrame(
             {
@@ -285,7 +336,8 @@ class Lake:
         pandas.DataFrame
             One row per touched partition, sorted by symbol and year, columns
             ``symbol, year, rows_written`` (rows of ``data``), ``rows_before`` and
-            ``rows_after`` (rows in the partition file before and after).
+            ``rows_after`` (rows in the partition file before and after;
+            ``rows_before`` is 0 when ``"replace"`` overwrote a damaged file).
             Empty when ``data`` has no rows to write.
 
         Raises
@@ -296,74 +348,46 @@ class Lake:
             When a symbol is not a non-empty string, a long frame is malformed, or
             a timestamp has sub-microsecond precision.
         LakeError
-            When the time zone of ``data`` differs from the lake's, a stored file has
-            an unexpected schema, or the final renames fail part way.
+            When the time zone of ``data`` breaks the lake's time-zone rule, an
+            upsert meets a damaged partition file or one with an unexpected schema,
+            the lake folder is not writable, the writer lock is not obtained within
+            ``lock_timeout``, or the final renames fail part way. The message names
+            the file and the fix.
 
         Notes
         -----
-        On any error before the final renames, every staged file and every folder
-        created by this call is removed and the error re-raised: the lake is as
-        before.
+        The write holds the lake's writer lock from before it reads the partitions it
+        merges until after its last rename, so concurrent writers run one at a time
+        and lose nothing. If the previous holder was killed mid-way, the write first
+        removes its leftovers (see :meth:`vacuum`). On any error before the final
+        renames, every staged file and every folder created by this call is removed
+        and the error re-raised: the lake is as before.
         """
         check_choice("mode", mode, ["upsert", "replace"], "Lake.write")
-        import pyarrow as pa
-
         rows = _rows_to_write(data)
         if not len(rows.codes):
             return _summary([])
         self._check_root()
+        jobs, ts_type = _plan_jobs(self.root, rows)
         try:
-            ts_arrow = pa.array(rows.stamps)
-            ts_type = pa.timestamp("us", tz=ts_arrow.type.tz)
-            ts_arrow = ts_arrow.cast(ts_type, safe=True)
-        except pa.ArrowInvalid as exc:
-            raise PanelError(
-                f"data has timestamps with sub-microsecond precision (e.g. {rows.stamps[0]}); "
-                "the lake stores microseconds. Round them first, e.g. "
-                "long['timestamp'] = long['timestamp'].dt.round('us')."
-            ) from exc
-        existing = self._partitions()
-        if existing:
-            lake_type = _timestamp_type(existing[0].path)
-            if lake_type != ts_type:
-                raise LakeError(
-                    f"data timestamps are {_describe(ts_type)} but the lake at "
-                    f"{str(self.root)!r} stores {_describe(lake_type)}. Convert them first: "
-                    "long = bars.to_long(); long['timestamp'] = "
-                    "long['timestamp'].dt.tz_convert(...) (or .dt.tz_localize(...)); "
-                    "then lake.write(long)."
-                )
-        schema = pa.schema(
-            [pa.field("timestamp", ts_type)] + [pa.field(f, pa.float64()) for f in _VALUE_FIELDS]
-        )
-        columns = [ts_arrow]
-        for f in _VALUE_FIELDS:
-            values = rows.values.get(f)
-            if values is None:
-                values = np.full(len(rows.codes), np.nan)
-            columns.append(pa.array(values, pa.float64(), from_pandas=True))
-        table = pa.Table.from_arrays(columns, schema=schema)
-        ts_us = ts_arrow.cast(pa.int64()).to_numpy()
+            with WriterLock(self.root, self.lock_timeout, "Lake.write", create=True) as lock:
+                return self._write_locked(lock, jobs, ts_type, mode)
+        except OSError as exc:
+            error = explain_os_error(exc, "Lake.write", self.root)
+            for note in getattr(exc, "__notes__", []):
+                error.add_note(note)
+            raise error from exc
 
-        # Rows are sorted by symbol, then timestamp, so each (symbol, year) is one run.
-        years = np.asarray(rows.stamps.year, dtype=np.int64)
-        codes = rows.codes
-        cuts = np.flatnonzero((codes[1:] != codes[:-1]) | (years[1:] != years[:-1])) + 1
-        bounds = zip(
-            np.concatenate([[0], cuts]).tolist(),
-            np.concatenate([cuts, [len(codes)]]).tolist(),
-            strict=True,
-        )
-        jobs: list[_Job] = []
-        for lo, hi in bounds:
-            symbol, year = rows.symbols[codes[lo]], int(years[lo])
-            folder = self.root / f"symbol={encode_symbol(symbol)}" / f"year={year}"
-            jobs.append(
-                _Job(symbol, year, lo, hi, folder / DATA_FILE, folder / _tmp_name(), table, ts_us)
-            )
-
+    def _write_locked(
+        self, lock: WriterLock, jobs: list[_Job], ts_type: pa.DataType, mode: str
+    ) -> pd.DataFrame:
+        # Check the time-zone rule, stage every partition, then rename them into place;
+        # all under the writer lock. Before the renames, any error rolls everything back.
         created: list[Path] = []
         try:
+            if lock.interrupted:  # the previous holder was killed mid-way: clean up first
+                sweep(self.root, lock.interrupted)
+            save = settle_rule(self.root, ts_type, self._partitions())
             for job in jobs:
                 created.extend(_makedirs(job.final.parent))
             # Staging is I/O bound (parquet encode + fsync release the GIL): use threads.
@@ -376,8 +400,11 @@ class Lake:
                     for fut in futures:
                         fut.cancel()
                     raise  # leaving the pool waits for the running stagings first
+            if save:
+                save_rule(self.root, ts_type.tz)
         except BaseException as exc:
             _rollback([job.tmp for job in jobs], created)
+            lock.discard_new_root()
             exc.add_note(f"Lake.write to {str(self.root)!r} was rolled back; no partition changed.")
             raise
         self._commit(
@@ -402,13 +429,16 @@ class Lake:
     def delete(self, symbol: str) -> None:
         """Remove every partition of ``symbol`` from the lake.
 
-        The symbol folder is first renamed to a hidden name (atomic: readers see the
-        symbol entirely or not at all), then removed.
+        Under the writer lock, the symbol folder is renamed to a hidden name (atomic:
+        readers see the symbol entirely or not at all), then removed. Reads running
+        meanwhile retry and never fail because of it.
 
         Raises
         ------
         LakeError
-            When ``symbol`` is not in the lake; the message lists the symbols.
+            When ``symbol`` is not in the lake (the message lists the symbols), the
+            lake folder is not writable, or the writer lock is not obtained within
+            ``lock_timeout``.
         """
         if not isinstance(symbol, str):
             raise ParameterError(
@@ -418,9 +448,53 @@ class Lake:
         folder = self.root / f"symbol={encode_symbol(symbol)}"
         if not folder.is_dir():
             raise self._unknown_symbols([symbol], self.symbols())
-        trash = self.root / f"{_TRASH_PREFIX}{uuid.uuid4().hex}-{folder.name}"
-        os.replace(folder, trash)
-        shutil.rmtree(trash)
+        try:
+            with WriterLock(self.root, self.lock_timeout, "Lake.delete", create=False) as lock:
+                if lock.interrupted:
+                    sweep(self.root, lock.interrupted)
+                if not folder.is_dir():  # deleted (or swept away) while we waited
+                    raise self._unknown_symbols([symbol], self.symbols())
+                trash = self.root / f"{TRASH_PREFIX}{uuid.uuid4().hex}-{folder.name}"
+                os.replace(folder, trash)
+                shutil.rmtree(trash)
+        except OSError as exc:
+            raise explain_os_error(exc, "Lake.delete", self.root) from exc
+
+    def vacuum(self) -> list[Path]:
+        """Remove what killed writers left behind: stale temp files and empty folders.
+
+        Under the writer lock, remove the staged temp files (``.data.parquet.tmp-*``,
+        ``.lake.json.tmp-*``) whose writer process is no longer alive or which are
+        more than an hour old, the hidden folders of interrupted deletes
+        (``.deleting-*``) and the ``symbol=``/``year=`` folders left empty. Partition
+        files and files the lake does not know are never touched. A write or delete
+        that finds its predecessor was killed does the same first, so calling this is
+        only needed for lakes written by releases without the lock.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The removed files and folders, sorted (empty when there was nothing to do).
+
+        Raises
+        ------
+        LakeError
+            When the lake folder is not writable or the writer lock is not obtained
+            within ``lock_timeout``.
+
+        Examples
+        --------
+        >>> Lake("/nonexistent/lake").vacuum()
+        []
+        """
+        self._check_root()
+        if not self.root.is_dir():
+            return []
+        try:
+            with WriterLock(self.root, self.lock_timeout, "Lake.vacuum", create=False):
+                return sweep(self.root)
+        except OSError as exc:
+            raise explain_os_error(exc, "Lake.vacuum", self.root) from exc
 
     # -------------------------------------------------------------------- read
     def read(
@@ -461,11 +535,13 @@ class Lake:
 
         Notes
         -----
-        The query is ``read_parquet(..., hive_partitioning = true)`` with
-        ``WHERE symbol IN (...) AND year BETWEEN ... AND timestamp BETWEEN ...``,
-        every value bound as a parameter. DuckDB skips the files of other
-        symbols and years without reading them (it opens only the first file of
-        the lake, to bind the schema).
+        The partition files of the selected symbols and years are listed first, and
+        only they are passed to DuckDB: ``read_parquet([files], hive_partitioning =
+        true) WHERE timestamp BETWEEN ...``, every value bound as a parameter. Files
+        of other symbols and years are never opened, so a damaged one does not
+        affect this read, nor does a concurrent delete of another symbol. When a
+        delete removes a listed file during the read, the read lists the lake again
+        and retries.
         """
         wanted = _check_fields(fields)
         load = wanted if wanted is not None else _VALUE_FIELDS
@@ -518,38 +594,51 @@ class Lake:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        parts = self._partitions()
-        self._require_data(parts)
-        available = sorted({p.symbol for p in parts})
-        order = available if symbols is None else self._check_symbols(symbols, available, func)
-        ts_type = _timestamp_type(parts[0].path)
-        lo, hi = _bounds(start, end, ts_type.tz, func)
-
         cols = ", ".join(f'"{f}"' for f in fields)
-        sql = (
-            f'SELECT symbol, epoch_us("timestamp") AS ts_us, {cols} '
-            f"FROM read_parquet(?, {_HIVE_OPTIONS})"
-        )
-        where: list[str] = []
-        params: list[Any] = [self._glob()]
-        if symbols is not None:
-            where.append(f"symbol IN ({', '.join('?' for _ in order)})")
-            params.extend(order)
-        if lo is not None:
-            where.append('year >= ? AND "timestamp" >= ?')
-            params.extend(lo)
-        if hi is not None:
-            where.append('year <= ? AND "timestamp" <= ?')
-            params.extend(hi)
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        table = self._execute(sql, params)
 
+        def query(parts: list[_Partition]) -> tuple[pa.DataType, list[str], pa.Table]:
+            self._require_data(parts)
+            available = sorted({p.symbol for p in parts})
+            order = (
+                available
+                if symbols is None
+                else _check_symbols(self.root, symbols, available, func)
+            )
+            ts_type = lake_type(self.root, parts)
+            lo, hi = _bounds(start, end, ts_type.tz, func)
+            # Prune the partitions here: DuckDB opens only the files it is given.
+            wanted = set(order)
+            files = [
+                str(p.path)
+                for p in parts
+                if p.symbol in wanted
+                and (lo is None or p.year >= lo[0])
+                and (hi is None or p.year <= hi[0])
+            ]
+            if not files:
+                empty = [pa.array([], pa.string()), pa.array([], pa.int64())]
+                empty += [pa.array([], pa.float64()) for _ in fields]
+                return ts_type, order, pa.table(empty, names=["symbol", "ts_us", *fields])
+            sql = (
+                f'SELECT symbol, epoch_us("timestamp") AS ts_us, {cols} '
+                f"FROM read_parquet(?, {_HIVE_OPTIONS})"
+            )
+            where: list[str] = []
+            params: list[Any] = [files]
+            if lo is not None:
+                where.append('"timestamp" >= ?')
+                params.append(lo[1])
+            if hi is not None:
+                where.append('"timestamp" <= ?')
+                params.append(hi[1])
+            if where:
+                sql += " WHERE " + " AND ".join(where)
+            return ts_type, order, _run_query(self.root, sql, params, parts)
+
+        ts_type, order, table = self._read_retrying(query)
         found = pc.index_in(
             table["symbol"].cast(pa.string()), value_set=pa.array(order, pa.string())
         )
-        if found.null_count:  # a symbol written after the listing above: not requested
-            table, found = table.filter(found.is_valid()), found.drop_null()
         codes = found.to_numpy(zero_copy_only=False)
         ts_us = table["ts_us"].to_numpy()
         stamps, rows = np.unique(ts_us, return_inverse=True)
@@ -559,48 +648,3 @@ class Lake:
             grid[rows, codes] = table[f].to_numpy(zero_copy_only=False)
             values[f] = grid
         return _to_index(stamps, ts_type), order, values
-
-    def _check_symbols(
-        self, symbols: str | Iterable[str], available: list[str], func: str
-    ) -> list[str]:
-        if isinstance(symbols, str):
-            symbols = [symbols]
-        try:
-            req = list(symbols)
-        except TypeError:
-            raise ParameterError(
-                f"The 'symbols' parameter of {func} must be a str, a list of str or None; "
-                f"got {type(symbols).__name__}."
-            ) from None
-        if not req:
-            raise ParameterError(
-                f"The 'symbols' parameter of {func} is empty; pass at least one symbol, "
-                "or None for all."
-            )
-        dupes = sorted({s for s in req if req.count(s) > 1}, key=str)
-        if dupes:
-            raise ParameterError(
-                f"The 'symbols' parameter of {func} repeats {_preview(dupes)}; "
-                "list each symbol once."
-            )
-        known = set(available)
-        missing = [s for s in req if s not in known]
-        if missing:
-            raise self._unknown_symbols(missing, available)
-        return req
-
-    def _execute(self, sql: str, params: list[Any]) -> pa.Table:
-        import duckdb
-
-        try:
-            with duckdb.connect() as con:
-                relation = con.sql(sql, params=params)
-                # duckdb >= 1.4 names it to_arrow_table; older releases fetch_arrow_table.
-                fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
-                return fetch()
-        except duckdb.Error as exc:
-            raise LakeError(
-                f"Reading the lake at {str(self.root)!r} failed: {exc}. A partition file may "
-                "be damaged or not written by Lake.write; delete that symbol with "
-                "lake.delete(symbol) and write it again."
-            ) from exc

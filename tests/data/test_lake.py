@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -231,7 +235,12 @@ def test_upsert_changes_only_touched_partitions(tmp_path: Path) -> None:
     )
     touched = "symbol=A/year=2020/data.parquet"
     untouched = {k: v for k, v in _files(tmp_path).items() if k != touched}
-    assert len(untouched) == 2
+    assert sorted(untouched) == [
+        ".lake.json",  # the time-zone rule
+        ".lake.lock",  # the writers' lock file (empty between writes)
+        "symbol=A/year=2019/data.parquet",
+        "symbol=B/year=2020/data.parquet",
+    ]
     lake.write(_long([("2020-06-02", "A", 3.0)]))
     now = _files(tmp_path)
     assert all(now[k] == v for k, v in untouched.items())
@@ -502,6 +511,142 @@ def test_bad_roots(tmp_path: Path) -> None:
     with pytest.raises(ParameterError, match="'root' parameter of Lake must be a folder path"):
         Lake(3)  # type: ignore[arg-type]
     assert repr(Lake("data/lake")) == "Lake('data/lake')"
+    with pytest.raises(ParameterError, match=r"'lock_timeout' parameter of Lake .* >= 0; got -1"):
+        Lake(tmp_path, lock_timeout=-1)
+
+
+@pytest.mark.skipif(os.sep == "\\", reason="the path separator on Windows")
+def test_backslash_root_is_refused(tmp_path: Path) -> None:
+    # DuckDB's glob reads a backslash as a separator: such a lake could not be read back.
+    root = tmp_path / "a\\b"
+    with pytest.raises(LakeError, match=r"contains a backslash.*path separator.*without '\\'"):
+        Lake(root)
+    assert not root.exists()
+
+
+def test_damaged_partition_is_named_and_replace_overwrites_it(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    lake.write(
+        _long([("2020-01-02", "A", 1.0), ("2021-01-04", "A", 2.0), ("2020-01-02", "B", 3.0)])
+    )
+    b_2020 = tmp_path / "symbol=B" / "year=2020" / "data.parquet"
+    b_2020.write_bytes(b"")  # e.g. a full disk, or a copy cut short
+    name = re.escape(str(b_2020))
+    # Reads that prune it still work; a read that needs it names it and the fix.
+    assert lake.read_panel("close", "A")["A"].tolist() == [1.0, 2.0]
+    with pytest.raises(LakeError, match=rf"{name}.*too small.*mode='replace'"):
+        lake.read(symbols="B")
+    with pytest.raises(
+        LakeError, match=rf"partition '{name}' cannot be read.*mode='replace'.*delete"
+    ):
+        lake.write(_long([("2020-01-03", "B", 4.0)]))
+    summary = lake.write(_long([("2020-01-03", "B", 4.0)]), mode="replace")
+    assert summary[["rows_written", "rows_before", "rows_after"]].values.tolist() == [[1, 0, 1]]
+    assert lake.read_panel("close", "B")["B"].tolist() == [4.0]
+    # The lake's first partition damaged: "replace" still repairs it.
+    a_2020 = tmp_path / "symbol=A" / "year=2020" / "data.parquet"
+    a_2020.write_bytes(b"")
+    lake.write(_long([("2020-01-02", "A", 5.0)]), mode="replace")
+    assert lake.read_panel("close", "A")["A"].tolist() == [5.0, 2.0]
+
+
+def test_time_zone_rule_file(tmp_path: Path) -> None:
+    lake = Lake(tmp_path)
+    lake.write(
+        _long(
+            [("2020-12-31 21:00", "A", 1.0), ("2021-01-04 09:30", "A", 2.0)], tz="America/New_York"
+        )
+    )
+    rule = tmp_path / ".lake.json"
+    assert json.loads(rule.read_text())["timezone"] == "America/New_York"
+    with pytest.raises(
+        LakeError,
+        match=r"tz-naive \(UTC by convention\) but the lake .* stores tz-aware \(America/New_York\) "
+        r"timestamps: its time-zone rule, fixed by its first write and recorded in .*\.lake\.json.*"
+        r"\.dt\.tz_localize\('UTC'\)\.dt\.tz_convert\('America/New_York'\)",
+    ):
+        lake.write(_long([("2022-01-03", "B", 1.0)]))
+    # A lake from a release without the rule file (and its first partition damaged):
+    # the rule comes from the readable partitions, and the next write records it.
+    rule.unlink()
+    (tmp_path / "symbol=A" / "year=2020" / "data.parquet").write_bytes(b"")
+    with pytest.raises(LakeError, match=r"tz-naive .* stores tz-aware \(America/New_York\)"):
+        lake.write(_long([("2022-01-03", "B", 1.0)]))
+    assert not rule.exists()
+    lake.write(_long([("2022-01-03", "B", 1.0)], tz="America/New_York"))
+    assert json.loads(rule.read_text())["timezone"] == "America/New_York"
+    assert str(lake.read(symbols="B").index.tz) == "America/New_York"
+    # A damaged rule file is named, with the fix.
+    rule.write_text("{")
+    for call in (lake.read, lambda: lake.write(_long([("2022-01-04", "B", 1.0)], tz="UTC"))):
+        with pytest.raises(
+            LakeError, match=r"time-zone rule .*\.lake\.json' is damaged.*Delete that file"
+        ):
+            call()
+    rule.unlink()
+    # A lake emptied by deleting every symbol takes the rule of its next write.
+    lake.delete("A")
+    lake.delete("B")
+    lake.write(_long([("2022-01-03", "C", 1.0)]))
+    assert json.loads(rule.read_text())["timezone"] is None
+    assert lake.read().index.tz is None
+
+
+@pytest.fixture
+def read_only() -> Iterator[Callable[[Path], None]]:
+    """Make a folder tree read-only, even for root (chattr +i); skip when impossible."""
+    frozen: list[Path] = []
+
+    def freeze(path: Path) -> None:
+        paths = [path, *path.rglob("*")]
+        for p in paths:
+            p.chmod(0o555 if p.is_dir() else 0o444)
+        frozen.append(path)
+        probe = path / ".probe"
+        try:
+            probe.touch()
+        except PermissionError:
+            return
+        probe.unlink()  # root ignores modes: make the files immutable instead
+        chattr = shutil.which("chattr")
+        done = chattr and subprocess.run([chattr, "-R", "+i", str(path)], capture_output=True)
+        if not done or done.returncode != 0:
+            pytest.skip("cannot make a folder read-only for this user")
+
+    yield freeze
+    for path in frozen:
+        if shutil.which("chattr"):
+            subprocess.run(["chattr", "-R", "-i", str(path)], capture_output=True)
+        for p in [path, *path.rglob("*")]:
+            p.chmod(0o755 if p.is_dir() else 0o644)
+
+
+def test_read_only_lake_reads_and_names_the_fix_for_writes(
+    tmp_path: Path, read_only: Callable[[Path], None]
+) -> None:
+    root = tmp_path / "lake"
+    lake = Lake(root)
+    lake.write(_long([("2020-01-02", "A", 1.0), ("2020-01-02", "B", 2.0)]))
+    stale = root / "symbol=A" / "year=2020" / f".data.parquet.tmp-999999999-{'0' * 32}"
+    stale.write_bytes(b"left by a killed writer")  # for vacuum to fail on
+    read_only(root)
+    assert lake.read().close.iloc[0].tolist() == [1.0, 2.0]  # reads need no write access
+    assert lake.coverage()["rows"].tolist() == [1, 1]
+    where = re.escape(str(root))
+    for action, call in [
+        ("write", lambda: lake.write(_long([("2020-01-03", "A", 3.0)]))),
+        ("delete", lambda: lake.delete("A")),
+        ("vacuum", lambda: lake.vacuum()),
+    ]:
+        with pytest.raises(
+            LakeError,
+            match=rf"Lake.{action} on the lake at '{where}' failed on '{where}/.+': .*not writable.*"
+            rf"chmod -R u\+w '{where}'",
+        ):
+            call()
+    with pytest.raises(LakeError, match=rf"failed on '{where}/new'.*not writable"):
+        Lake(root / "new").write(_long([("2020-01-02", "A", 1.0)]))
+    assert lake.read().close.iloc[0].tolist() == [1.0, 2.0]
 
 
 def test_write_argument_errors(tmp_path: Path) -> None:
@@ -548,9 +693,14 @@ def test_foreign_files_are_reported(tmp_path: Path) -> None:
     pd.DataFrame({"timestamp": pd.to_datetime(["2020-01-03"]), "close": [1.0]}).to_parquet(
         tmp_path / "symbol=A" / "year=2020" / "data.parquet"
     )
-    with pytest.raises(LakeError, match=r"not written by Lake.write: delete that folder") as info:
+    with pytest.raises(
+        LakeError,
+        match=r"not written by Lake.write: rewrite it with lake.write\(data, mode='replace'\)",
+    ) as info:
         lake.write(_long([("2020-01-06", "A", 2.0)]))
     assert any("rolled back" in note for note in info.value.__notes__)
+    lake.write(_long([("2020-01-06", "A", 2.0)]), mode="replace")  # replace overwrites it
+    assert lake.read_panel("close")["A"].tolist() == [2.0]
     bad_year = tmp_path / "symbol=B" / "year=later"
     bad_year.mkdir(parents=True)
     (bad_year / "data.parquet").write_bytes(b"")
