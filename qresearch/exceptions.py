@@ -24,6 +24,7 @@ __all__ = [
     "OptionalDependencyError",
     "PanelError",
     "ParameterError",
+    "QResearchDeprecationWarning",
     "QResearchError",
     "QResearchWarning",
     "StrategyError",
@@ -98,6 +99,14 @@ class CacheWarning(QResearchWarning):
 
 class DataQualityWarning(QResearchWarning):
     """Data was usable but suspicious (gaps, stale prices, flagged delistings)."""
+
+
+class QResearchDeprecationWarning(QResearchWarning, DeprecationWarning):
+    """A deprecated name was used; the message names the replacement.
+
+    Old parameter names stay accepted for one release (see the "Vocabulary" section of
+    README.md) and are removed in the next one.
+    """
 
 
 class StrategyError(QResearchError, RuntimeError):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from qresearch._compat import renamed_parameters
 from qresearch._optional import import_optional
 from qresearch.evaluation.metrics import _check_periods, _clean, drawdown
 from qresearch.exceptions import AlignmentError, ParameterError
@@ -75,23 +76,22 @@ def _aligned_benchmark(benchmark: Any, index: pd.DatetimeIndex) -> pd.Series:
     return b.reindex(index)
 
 
-def _check_window(rolling_window: Any, n_returns: int) -> int:
-    if isinstance(rolling_window, bool) or not isinstance(rolling_window, int | np.integer):
+def _check_window(window: Any, n_returns: int) -> int:
+    if isinstance(window, bool) or not isinstance(window, int | np.integer):
         raise ParameterError(
-            f"The 'rolling_window' parameter must be an integer number of periods >= 2; "
-            f"got {rolling_window!r}."
+            f"The 'window' parameter must be an integer number of periods >= 2; got {window!r}."
         )
-    if rolling_window < 2:
+    if window < 2:
         raise ParameterError(
-            f"The 'rolling_window' parameter must be >= 2 (a standard deviation needs two "
-            f"returns); got {rolling_window}."
+            f"The 'window' parameter must be >= 2 (a standard deviation needs two "
+            f"returns); got {window}."
         )
-    if rolling_window > n_returns:
+    if window > n_returns:
         raise ParameterError(
-            f"The 'rolling_window' parameter ({rolling_window}) exceeds the {n_returns} "
+            f"The 'window' parameter ({window}) exceeds the {n_returns} "
             "returns; pass a smaller window or a longer return series."
         )
-    return int(rolling_window)
+    return int(window)
 
 
 def monthly_returns_table(returns: pd.Series) -> pd.DataFrame:
@@ -123,21 +123,23 @@ def monthly_returns_table(returns: pd.Series) -> pd.DataFrame:
     return table
 
 
+@renamed_parameters(rolling_window="window")
 def rolling_sharpe(
-    returns: pd.Series, rolling_window: int = 126, periods_per_year: float = 252
+    returns: pd.Series, window: int = 126, periods_per_year: float = 252
 ) -> pd.Series:
     """Return the rolling annualized Sharpe ratio (no risk-free rate).
 
     Each value is ``mean / std(ddof=1) * sqrt(periods_per_year)`` over the last
-    ``rolling_window`` returns, as :func:`qresearch.evaluation.sharpe`; NaN for the
-    first ``rolling_window - 1`` periods and for windows without dispersion.
+    ``window`` returns, as :func:`qresearch.evaluation.sharpe`; NaN for the
+    first ``window - 1`` periods and for windows without dispersion.
 
     Parameters
     ----------
     returns : pandas.Series
         Simple periodic returns on a DatetimeIndex (NaN rows are dropped).
-    rolling_window : int, default 126
-        Number of returns per window (>= 2).
+    window : int, default 126
+        Number of returns per window (>= 2). Formerly ``rolling_window``
+        (deprecated alias, removed in the next release).
     periods_per_year : float, default 252
         Periods per year: 252 daily, 52 weekly, 12 monthly.
 
@@ -155,7 +157,7 @@ def rolling_sharpe(
     """
     p = _check_periods(periods_per_year)
     r = _returns_series(returns)
-    window = _check_window(rolling_window, len(r))
+    window = _check_window(window, len(r))
     rolling = r.rolling(window)
     sd = rolling.std(ddof=1)
     out = rolling.mean() / sd.where(sd > 0) * math.sqrt(p)
@@ -163,13 +165,14 @@ def rolling_sharpe(
     return out
 
 
+@renamed_parameters(rolling_window="window")
 def plot_performance(
     returns: pd.Series,
     *,
     benchmark: pd.Series | None = None,
     title: str = "qresearch backtest",
     periods_per_year: float = 252,
-    rolling_window: int = 126,
+    window: int = 126,
     log_scale: bool = False,
 ) -> go.Figure:
     """Plot cumulative growth, drawdown, rolling Sharpe and monthly returns.
@@ -186,8 +189,9 @@ def plot_performance(
         Figure title.
     periods_per_year : float, default 252
         Periods per year, used to annualize the rolling Sharpe ratio.
-    rolling_window : int, default 126
-        Number of returns per rolling Sharpe window.
+    window : int, default 126
+        Number of returns per rolling Sharpe window. Formerly ``rolling_window``
+        (deprecated alias, removed in the next release).
     log_scale : bool, default False
         Draw the cumulative growth on a logarithmic axis.
 
@@ -217,7 +221,7 @@ def plot_performance(
     --------
     >>> from qresearch.datasets import load_sample
     >>> r = load_sample("stocks")["AAPL"].pct_change().loc["2014"]
-    >>> fig = plot_performance(r, rolling_window=63)
+    >>> fig = plot_performance(r, window=63)
     >>> [trace.name for trace in fig.data]
     ['AAPL', 'Drawdown', 'Rolling Sharpe', 'Monthly returns']
     """
@@ -227,7 +231,7 @@ def plot_performance(
         raise ParameterError(f"The 'title' parameter must be a string; got {title!r}.")
     p = _check_periods(periods_per_year)
     r = _returns_series(returns)
-    window = _check_window(rolling_window, len(r))
+    window = _check_window(window, len(r))
     bench = None if benchmark is None else _aligned_benchmark(benchmark, r.index)
 
     fig = subplots.make_subplots(

@@ -95,8 +95,8 @@ def _groups(bars: Bars) -> dict[str, Any]:
 
 REGISTRY: dict[str, tuple[Callable[..., Any], KwargsBuilder]] = {
     "returns": (returns, _close(periods=1, kind="simple")),
-    "momentum": (momentum, _close(lookback=60, skip=5)),
-    "rolling_volatility": (rolling_volatility, _close(window=20, annualize=252)),
+    "momentum": (momentum, _close(window=60, skip=5)),
+    "rolling_volatility": (rolling_volatility, _close(window=20, periods_per_year=252)),
     "ewm_volatility": (ewm_volatility, _close(span=20)),
     "rolling_zscore": (rolling_zscore, _x(window=20)),
     "rolling_beta": (rolling_beta, _benchmark(30)),

@@ -10,7 +10,8 @@ import math
 
 import pandas as pd
 
-from qresearch._validation import check_number
+from qresearch._compat import renamed_parameters
+from qresearch._validation import check_periods_per_year
 from qresearch.features._common import benchmark_returns, check_int, float_panel
 
 __all__ = [
@@ -41,8 +42,9 @@ def _paired_returns(
     return rets, rb_panel, window
 
 
+@renamed_parameters(annualize="periods_per_year")
 def rolling_volatility(
-    close: pd.DataFrame, window: int = 20, annualize: float | None = None
+    close: pd.DataFrame, window: int = 20, periods_per_year: float | None = None
 ) -> pd.DataFrame:
     """Compute the rolling standard deviation of one-row simple returns.
 
@@ -52,9 +54,10 @@ def rolling_volatility(
         Price panel (dates x symbols).
     window : int, default 20
         Number of returns in the window (>= 2).
-    annualize : float, optional
-        Periods per year (e.g. 252); the result is multiplied by its square root.
-        None returns the per-period volatility.
+    periods_per_year : float, optional
+        Rows per year (e.g. 252 for daily rows); the result is multiplied by its
+        square root (annualized). None returns the per-period volatility. Formerly
+        ``annualize`` (deprecated alias, removed in the next release).
 
     Returns
     -------
@@ -76,9 +79,10 @@ def rolling_volatility(
     """
     prices = float_panel(close, "close")
     window = check_int("window", window, "rolling_volatility", minimum=2)
+    ppy = check_periods_per_year(periods_per_year, "rolling_volatility", allow_none=True)
     vol = _simple_returns(prices).rolling(window, min_periods=window).std()
-    if annualize is not None:
-        vol = vol * math.sqrt(check_number("annualize", annualize, "rolling_volatility"))
+    if ppy is not None:
+        vol = vol * math.sqrt(ppy)
     return vol
 
 

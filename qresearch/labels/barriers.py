@@ -7,12 +7,15 @@ barrier ``horizon`` bars later; the label says which and the return is recorded.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import functools
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 import pandas as pd
 
-from qresearch._validation import check_aligned, check_choice, check_number
+from qresearch._compat import register, warn_renamed
+from qresearch._validation import check_aligned, check_choice, check_number, check_panel
 from qresearch.data.bars import Bars
 from qresearch.exceptions import ParameterError
 from qresearch.labels._common import (
@@ -113,25 +116,62 @@ def _side_array(side: Any, close: pd.DataFrame, func: str) -> np.ndarray:
     return arr
 
 
-def _ohlc(prices: Any, close: pd.DataFrame, func: str) -> tuple[np.ndarray, ...]:
-    # open, high, low of `prices` as float64 arrays aligned with close.
-    if not isinstance(prices, Bars):
-        raise ParameterError(
-            f"The 'prices' parameter of {func} must be a qresearch.data.Bars with high, "
-            f"low and open aligned with close; got {type(prices).__name__}."
-        )
+def _ohlc(bars: Bars) -> tuple[np.ndarray, ...]:
+    # open, high, low of `bars` as float64 arrays (Bars are aligned by construction).
+    close = bars.close.astype("float64")
     out = []
     for field in ("open", "high", "low"):
-        panel = getattr(prices, field)
-        check_aligned(close, panel, "close", f"prices.{field}")
+        panel = getattr(bars, field)
         # A bar with a close but no open/high/low is tested on its close, as in "close".
-        panel = panel.astype("float64").where(panel.notna(), close.astype("float64"))
+        panel = panel.astype("float64").where(panel.notna(), close)
         out.append(np.ascontiguousarray(panel.to_numpy(dtype=np.float64, na_value=np.nan)))
     return tuple(out)
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _fold_prices(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    # The deprecated keyword `prices=bars` (open/high/low next to a close panel): warn,
+    # then pass one Bars as `close` that carries the close panel given.
+    bars = kwargs.pop("prices")
+    close, rest = (args[0], args[1:]) if args else (kwargs.pop("close", None), ())
+    if isinstance(close, Bars) and bars is not None:
+        raise ParameterError(
+            "triple_barrier got both 'prices' (deprecated) and Bars as 'close'; pass only "
+            "the Bars as close: triple_barrier(bars, touch='hl')."
+        )
+    warn_renamed("triple_barrier", "prices", "close", stacklevel=3)
+    if bars is None or close is None:
+        merged = close if bars is None else bars
+        return rest if merged is None else (merged, *rest)
+    if not isinstance(bars, Bars):
+        raise ParameterError(
+            "The 'prices' parameter of triple_barrier must be a qresearch.data.Bars with "
+            f"high, low and open aligned with close; got {type(bars).__name__}. Pass the "
+            "Bars as close instead: triple_barrier(bars, touch='hl')."
+        )
+    check_panel(close, "close")
+    check_aligned(close, bars.close, "close", "prices")
+    return (bars.replace(close=close), *rest)
+
+
+def _accept_prices_keyword(func: _F) -> _F:
+    # One release of the old `prices=bars` keyword; `close` takes the Bars now.
+    register(func, {"prices": "close"})
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if "prices" in kwargs:
+            args = _fold_prices(args, kwargs)
+        return func(*args, **kwargs)
+
+    return cast(_F, wrapper)
+
+
+@_accept_prices_keyword
 def triple_barrier(
-    close: pd.DataFrame,
+    close: pd.DataFrame | Bars,
     events: pd.DataFrame | pd.DatetimeIndex | None = None,
     pt: float = 1.0,
     sl: float = 1.0,
@@ -140,15 +180,17 @@ def triple_barrier(
     vol_span: int = 50,
     side: pd.DataFrame | None = None,
     min_ret: float = 0.0,
-    prices: Bars | None = None,
     touch: Literal["close", "hl"] = "close",
 ) -> pd.DataFrame:
     """Label events by the first of three barriers they touch.
 
     Parameters
     ----------
-    close : pandas.DataFrame
-        Price panel (dates x symbols), positive prices, NaN = no data.
+    close : pandas.DataFrame or qresearch.data.Bars
+        Close-price panel (dates x symbols), positive prices, NaN = no data; or
+        :class:`~qresearch.data.Bars`, whose close is used and whose open, high and low
+        ``touch="hl"`` needs. ``prices=bars`` (the Bars next to a close panel) is a
+        deprecated alias, removed in the next release.
     events : None, pandas.DataFrame or pandas.DatetimeIndex, optional
         Event starts ``t0``: None = every bar; a boolean panel aligned with ``close``
         (e.g. from :func:`cusum_filter`); or timestamps of ``close.index`` that apply
@@ -170,9 +212,6 @@ def triple_barrier(
     min_ret : float, default 0.0
         Minimum barrier unit: events with ``vol <= min_ret`` are dropped (AFML's
         ``trgt > minRet``); with the default this drops ``vol == 0``.
-    prices : qresearch.data.Bars, optional
-        Open, high and low aligned with (and on the same price scale as) ``close``;
-        required by ``touch="hl"``.
     touch : {"close", "hl"}, default "close"
         Test the barriers on closes, or the upper one on highs and the lower one on
         lows (a bar with a close but a missing open, high or low uses its close there).
@@ -198,7 +237,7 @@ def triple_barrier(
         When a panel is malformed, holds a price <= 0 or is not aligned with ``close``.
     ParameterError
         When a parameter is out of range, ``side`` holds values other than -1/0/+1,
-        or ``touch="hl"`` comes without ``prices`` (or ``prices`` without "hl").
+        or ``touch="hl"`` comes with a close panel instead of Bars.
 
     Notes
     -----
@@ -242,6 +281,8 @@ def triple_barrier(
     ['pt', 'sl', 'sl', 'vertical']
     """
     func = "triple_barrier"
+    bars = close if isinstance(close, Bars) else None
+    close = close.close if isinstance(close, Bars) else close
     values = price_array(close, "close", func)
     pt = check_number("pt", pt, func, strict=False)
     sl = check_number("sl", sl, func, strict=False)
@@ -250,17 +291,12 @@ def triple_barrier(
     min_ret = check_number("min_ret", min_ret, func, strict=False)
     check_choice("touch", touch, ["close", "hl"], func)
     use_hl = touch == "hl"
-    if use_hl and prices is None:
+    if use_hl and bars is None:
         raise ParameterError(
-            f"touch='hl' in {func} needs the high and low prices: pass prices=bars "
-            "(a Bars aligned with close), or use touch='close'."
+            f"touch='hl' in {func} needs the high and low prices: pass the Bars as close "
+            f"({func}(bars, touch='hl')), or use touch='close'."
         )
-    if prices is not None and not use_hl:
-        raise ParameterError(
-            f"The 'prices' parameter of {func} is only used with touch='hl'; pass "
-            "touch='hl' to test barriers on highs and lows, or drop prices."
-        )
-    open_, high, low = _ohlc(prices, close, func) if use_hl else (values, values, values)
+    open_, high, low = _ohlc(bars) if bars is not None and use_hl else (values, values, values)
     mask = event_mask(events, close, func)
     vol_arr = _vol_array(vol, close, vol_span, func)
     side_arr = _side_array(side, close, func) if side is not None else None

@@ -29,7 +29,7 @@ def efficient_frontier(
     upper: np.ndarray,
     group_of: Mapping[Any, Any],
     group_caps: Mapping[Any, float],
-    risk_free_rate: float,
+    risk_free: float,
     target_volatility: float | None,
     target_return: float | None,
     previous: np.ndarray | None,
@@ -37,7 +37,8 @@ def efficient_frontier(
 ) -> pd.Series:
     """Solve one ``pypfopt.EfficientFrontier`` problem and return its raw weights.
 
-    ``goal``: ``"max_sharpe"`` (``max_sharpe(risk_free_rate)``), ``"min_vol"``
+    ``goal``: ``"max_sharpe"`` (``max_sharpe(risk_free_rate=risk_free)``, an annual
+    rate), ``"min_vol"``
     (``min_volatility()``), ``"efficient_risk"`` (``efficient_risk(target_volatility)``)
     or ``"efficient_return"`` (``efficient_return(target_return)``). Bounds go to
     ``weight_bounds``, group caps to ``add_sector_constraints``. With ``previous``,
@@ -67,7 +68,7 @@ def efficient_frontier(
             ef.add_constraint(lambda w: -w - u <= -prev)
             ef.add_constraint(lambda w: cp.sum(u) <= turnover_budget)
         if goal == "max_sharpe":
-            out: Mapping[Any, float] = ef.max_sharpe(risk_free_rate=risk_free_rate)
+            out: Mapping[Any, float] = ef.max_sharpe(risk_free_rate=risk_free)
         elif goal == "min_vol":
             out = ef.min_volatility()
         elif goal == "efficient_risk":
@@ -106,15 +107,16 @@ def black_litterman(
     risk_aversion: float,
     tau: float,
     view_confidences: Mapping[Any, float] | None,
-    risk_free_rate: float,
+    risk_free: float,
 ) -> tuple[pd.Series, pd.DataFrame]:
     """Return the Black-Litterman posterior ``(expected returns, covariance)``.
 
     Prior: ``market_implied_prior_returns(market_caps, risk_aversion, cov,
-    risk_free_rate)``, with equal market caps when ``market_caps`` is None (the
-    equal-weight book as the market). Views are absolute annualized returns per
-    symbol; with ``view_confidences`` (0..1 per view) Idzorek's omega, otherwise
-    PyPortfolioOpt's default omega (proportional to the prior variance of the views).
+    risk_free_rate=risk_free)`` (an annual rate), with equal market caps when
+    ``market_caps`` is None (the equal-weight book as the market). Views are absolute
+    annualized returns per symbol; with ``view_confidences`` (0..1 per view) Idzorek's
+    omega, otherwise PyPortfolioOpt's default omega (proportional to the prior variance
+    of the views).
     Without views left, the prior and ``(1 + tau) cov`` are returned.
     """
     bl = import_optional("pypfopt.black_litterman", extra="opt")
@@ -123,7 +125,7 @@ def black_litterman(
         caps = pd.Series(1.0, index=symbols)
     else:
         caps = pd.Series({s: float(market_caps[s]) for s in symbols})
-    prior = bl.market_implied_prior_returns(caps, risk_aversion, cov, risk_free_rate)
+    prior = bl.market_implied_prior_returns(caps, risk_aversion, cov, risk_free)
     kept = {s: float(v) for s, v in views.items() if s in symbols}
     if not kept:
         return prior.astype("float64"), cov * (1.0 + tau)

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from qresearch._compat import renamed_parameters
 from qresearch._validation import check_choice, check_number
 from qresearch.exceptions import OptimizationError, ParameterError
 from qresearch.portfolio import _constraints as cons
@@ -80,13 +81,13 @@ class _Problem:
     estimator: str
     ewma_span: float
     periods_per_year: float
-    risk_free_rate: float
+    risk_free: float
     options: dict[str, Any]
     bounds: Any
     groups: Mapping[Any, Any] | None
     group_caps: dict[Any, float]
     target_volatility: float | None
-    max_leverage: float
+    max_gross: float
     max_turnover: float | None
     previous: pd.Series | None
     notes: list[str] = field(default_factory=list)
@@ -157,7 +158,7 @@ def _raw_weights(
             kind=name,
             objective=o.get("objective", "MinRisk"),
             risk_measure=o["risk_measure"],
-            rf=p.risk_free_rate / ppy,
+            rf=p.risk_free / ppy,
             risk_aversion=float(o.get("risk_aversion", 2.0)),
             alpha=float(o["alpha"]),
             budget=budget,
@@ -183,7 +184,7 @@ def _raw_weights(
             risk_aversion=float(o["risk_aversion"]),
             tau=float(o["tau"]),
             view_confidences=conf,
-            risk_free_rate=p.risk_free_rate,
+            risk_free=p.risk_free,
         )
         goal = "max_sharpe"
     if goal == "max_sharpe" and p.target_volatility is not None:
@@ -208,7 +209,7 @@ def _raw_weights(
         upper=upper,
         group_of=p.groups or {},
         group_caps=p.group_caps,
-        risk_free_rate=p.risk_free_rate,
+        risk_free=p.risk_free,
         target_volatility=p.target_volatility,
         target_return=o.get("target_return"),
         previous=prev,
@@ -271,7 +272,7 @@ def _solve(window: pd.DataFrame, p: _Problem, lower: np.ndarray, upper: np.ndarr
         vol = math.sqrt(max(float(w @ cov.to_numpy() @ w), 0.0) * p.periods_per_year)
         if vol <= 0:
             raise p.fail("the portfolio has zero ex-ante volatility; cannot scale it")
-        scale = min(target / vol, p.max_leverage / np.abs(w).sum())
+        scale = min(target / vol, p.max_gross / np.abs(w).sum())
         # Scaling up stops at the first binding position or group cap.
         held = w > 0
         if held.any():
@@ -298,6 +299,7 @@ def _solve(window: pd.DataFrame, p: _Problem, lower: np.ndarray, upper: np.ndarr
     return pd.Series(w, index=window.columns)
 
 
+@renamed_parameters(max_leverage="max_gross", risk_free_rate="risk_free")
 def optimize(
     returns: pd.DataFrame,
     method: str = "hrp",
@@ -308,10 +310,10 @@ def optimize(
     groups: Mapping[Any, Any] | None = None,
     group_caps: Mapping[Any, float] | float | None = None,
     target_volatility: float | None = None,
-    max_leverage: float = 1.0,
+    max_gross: float = 1.0,
     max_turnover: float | None = None,
     previous: pd.Series | None = None,
-    risk_free_rate: float = 0.0,
+    risk_free: float = 0.0,
     periods_per_year: float = 252,
     min_observations: int | None = None,
     fallback: Literal["inverse_vol", "previous"] | None = None,
@@ -354,12 +356,14 @@ def optimize(
         ``efficient_risk(target_volatility)``: the highest-return fully invested book
         with at most that volatility. Every other method scales its weights by
         ``target / ex-ante vol`` (covariance of ``covariance``), capped so that the
-        gross exposure stays <= ``max_leverage`` and, when scaling up, no upper bound
+        gross exposure stays <= ``max_gross`` and, when scaling up, no upper bound
         or group cap is exceeded; the rest is cash (weights then sum to the scale, not
         to 1). Lower bounds hold for the fully invested book before it is scaled
         down.
-    max_leverage : float, default 1.0
-        Gross exposure cap of the volatility scaling (1.0: scale down only).
+    max_gross : float, default 1.0
+        Cap on the gross exposure (``sum |w|``) of the volatility scaling (1.0: scale
+        down only). Formerly ``max_leverage`` (deprecated alias, removed in the next
+        release).
     max_turnover : float, optional
         Limit on the L1 turnover ``sum |w - previous|`` (over all symbols, so
         selling symbols that left the window counts). PyPortfolioOpt frontier
@@ -371,8 +375,10 @@ def optimize(
         Ignored when ``previous`` is None (first rebalance).
     previous : Series, optional
         Weights held before this rebalance, indexed by symbol (0 for cash).
-    risk_free_rate : float, default 0.0
-        Annualized risk-free rate of the Sharpe objectives.
+    risk_free : float, default 0.0
+        Annual risk-free rate of the Sharpe objectives (0.02 for 2% a year), as in
+        :func:`qresearch.evaluation.sharpe`. Formerly ``risk_free_rate`` (deprecated
+        alias, removed in the next release).
     periods_per_year : float, default 252
         Rows per year: annualizes mean returns and covariances.
     min_observations : int, optional
@@ -449,8 +455,8 @@ def optimize(
     check_choice("covariance", covariance, COVARIANCE_METHODS, "optimize")
     check_number("ewma_span", ewma_span, "optimize", minimum=1.0)
     ppy = check_number("periods_per_year", periods_per_year, "optimize")
-    rf = check_number("risk_free_rate", risk_free_rate, "optimize", minimum=-1.0)
-    leverage = check_number("max_leverage", max_leverage, "optimize")
+    rf = check_number("risk_free", risk_free, "optimize", minimum=-1.0)
+    gross = check_number("max_gross", max_gross, "optimize")
     if target_volatility is not None:
         check_number("target_volatility", target_volatility, "optimize")
     elif name == "efficient_risk":
@@ -479,13 +485,13 @@ def optimize(
         estimator=covariance,
         ewma_span=float(ewma_span),
         periods_per_year=ppy,
-        risk_free_rate=rf,
+        risk_free=rf,
         options=options,
         bounds=bounds,
         groups=groups,
         group_caps=caps,
         target_volatility=None if target_volatility is None else float(target_volatility),
-        max_leverage=leverage,
+        max_gross=gross,
         max_turnover=None if max_turnover is None else float(max_turnover),
         previous=prev,
     )

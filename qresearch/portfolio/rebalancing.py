@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from qresearch._compat import renamed_parameters
 from qresearch._validation import check_aligned, check_panel
 from qresearch.data.bars import Bars
 from qresearch.data.calendar import Period, rebalance_dates
@@ -333,8 +334,9 @@ class _Cache:
             raise
 
 
+@renamed_parameters(prices="close", max_leverage="max_gross", risk_free_rate="risk_free")
 def rebalance(
-    prices: pd.DataFrame | Bars,
+    close: pd.DataFrame | Bars,
     scores: pd.DataFrame | None = None,
     *,
     every: Period | int = "ME",
@@ -351,11 +353,12 @@ def rebalance(
 
     Parameters
     ----------
-    prices : DataFrame or Bars
-        Close panel (Bars: their close).
+    close : DataFrame or Bars
+        Close panel (Bars: their close). Formerly ``prices`` (deprecated alias,
+        removed in the next release).
     scores : DataFrame, optional
         Higher is better; with ``top_n`` only the ``top_n`` best-scored eligible
-        symbols of each date are held. Aligned with ``prices``.
+        symbols of each date are held. Aligned with ``close``.
     every : str or int, default "ME"
         Rebalance calendar, as :func:`qresearch.data.rebalance_dates`: ``"ME"`` /
         ``"month_end"``, ``"W"`` / ``"week_end"``, ``"QE"``, ``"YE"``, or every n bars.
@@ -365,9 +368,11 @@ def rebalance(
         ``"equal"``, ``"inverse_vol"``, or an optimizer method of
         :func:`qresearch.portfolio.optimize` (``"hrp"``, ``"max_sharpe"``,
         ``"min_volatility"``, ``"risk_parity"``, ...), which receives
-        ``optimize_kwargs``, the date and the previous weights.
+        ``optimize_kwargs``, the date and the previous weights (``max_leverage`` and
+        ``risk_free_rate`` among them are deprecated aliases of ``max_gross`` and
+        ``risk_free``, removed in the next release).
     universe : DataFrame of bool, optional
-        Symbols allowed on each date (e.g. index membership), aligned with ``prices``.
+        Symbols allowed on each date (e.g. index membership), aligned with ``close``.
     top_n : int, optional
         Hold only the ``top_n`` highest ``scores`` among eligible symbols.
     n_jobs : int, default 1
@@ -395,7 +400,7 @@ def rebalance(
     DataFrame
         Target weights decided at the close of each rebalance date (0 for symbols not
         held), NaN on every other row ("hold": the backtest trades only on
-        rebalance rows). Same index and columns as ``prices``. ``attrs["fallback"]``,
+        rebalance rows). Same index and columns as ``close``. ``attrs["fallback"]``,
         ``attrs["dropped"]`` and ``attrs["notes"]`` map each rebalance date on which
         :func:`qresearch.portfolio.optimize` used its fallback, dropped symbols from the
         window or adjusted a solution to the constraints to that record (also when the
@@ -416,7 +421,7 @@ def rebalance(
     >>> bool(w.dropna(how="all").sum(axis=1).round(12).eq(1.0).all())
     True
     """
-    close = prices.close if isinstance(prices, Bars) else check_panel(prices, "prices")
+    close = close.close if isinstance(close, Bars) else check_panel(close, "close")
     clash = sorted({"previous", "date"} & set(optimize_kwargs))
     if clash:
         raise ParameterError(
@@ -445,10 +450,10 @@ def rebalance(
             )
     if scores is not None:
         check_panel(scores, "scores")
-        check_aligned(close, scores, "prices", "scores")
+        check_aligned(close, scores, "close", "scores")
     if universe is not None:
         check_panel(universe, "universe")
-        check_aligned(close, universe, "prices", "universe")
+        check_aligned(close, universe, "close", "universe")
     sequential = (
         optimize_kwargs.get("max_turnover") is not None
         or optimize_kwargs.get("fallback") == "previous"

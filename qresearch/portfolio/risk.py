@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from qresearch._compat import renamed_parameters
 from qresearch._validation import check_aligned, check_number, check_panel
 from qresearch.config import Config
 from qresearch.exceptions import ConfigError, ParameterError
@@ -104,21 +105,24 @@ def _rows(weights: pd.DataFrame) -> np.ndarray:
     return np.flatnonzero(weights.notna().any(axis=1).to_numpy())
 
 
+@renamed_parameters(target_vol="target_volatility", lookback="window")
 def target_volatility(
     weights: pd.DataFrame,
     close: pd.DataFrame,
-    target_vol: float = 0.10,
+    target_volatility: float = 0.10,
     *,
-    lookback: int = 63,
+    window: int = 63,
     periods_per_year: float = 252,
     max_gross: float | None = None,
 ) -> pd.DataFrame:
-    """Scale each trading row to an ex-ante annualized volatility of ``target_vol``.
+    """Scale each trading row to an ex-ante annualized volatility of ``target_volatility``.
 
     The ex-ante volatility of row t is ``sqrt(w' S w * periods_per_year)`` with ``S``
-    the sample covariance of simple returns over the ``lookback`` bars ending at t
+    the sample covariance of simple returns over the ``window`` bars ending at t
     (held symbols only, rows with a missing return dropped). The scaled row is capped
-    at a gross exposure of ``max_gross`` when given.
+    at a gross exposure of ``max_gross`` when given. ``target_vol`` and ``lookback``
+    are deprecated aliases of ``target_volatility`` and ``window`` (removed in the next
+    release).
 
     Examples
     --------
@@ -126,7 +130,7 @@ def target_volatility(
     >>> idx = pd.bdate_range("2024-01-01", periods=5, name="timestamp")
     >>> close = pd.DataFrame({"A": [100, 101, 100, 101, 100.0]}, index=idx)
     >>> w = pd.DataFrame({"A": [np.nan] * 4 + [1.0]}, index=idx)
-    >>> out = target_volatility(w, close, 0.1, lookback=4, periods_per_year=1)
+    >>> out = target_volatility(w, close, 0.1, window=4, periods_per_year=1)
     >>> vol = close["A"].pct_change().std()
     >>> bool(np.isclose(out.iloc[-1, 0], 0.1 / vol))
     True
@@ -134,31 +138,31 @@ def target_volatility(
     check_panel(weights, "weights")
     check_panel(close, "close")
     check_aligned(close, weights, "close", "weights")
-    check_number("target_vol", target_vol, "target_volatility")
-    if not (isinstance(lookback, int) and lookback >= 2):
+    check_number("target_volatility", target_volatility, "target_volatility")
+    if not (isinstance(window, int) and window >= 2):
         raise ParameterError(
-            f"The 'lookback' parameter of target_volatility must be an int >= 2; got {lookback!r}."
+            f"The 'window' parameter of target_volatility must be an int >= 2; got {window!r}."
         )
     if max_gross is not None:
         check_number("max_gross", max_gross, "target_volatility")
     rets = close.pct_change(fill_method=None).to_numpy()
     w = weights.to_numpy(dtype=np.float64, na_value=np.nan).copy()
     for r in _rows(weights):
-        if r < lookback:
+        if r < window:
             continue
         row = np.nan_to_num(w[r])
         held = row != 0
         if not held.any():
             continue
-        window = rets[r - lookback + 1 : r + 1][:, held]
-        window = window[~np.isnan(window).any(axis=1)]
-        if len(window) < 2:
+        sample = rets[r - window + 1 : r + 1][:, held]
+        sample = sample[~np.isnan(sample).any(axis=1)]
+        if len(sample) < 2:
             continue
-        cov = np.atleast_2d(np.cov(window, rowvar=False, ddof=1))
+        cov = np.atleast_2d(np.cov(sample, rowvar=False, ddof=1))
         vol = math.sqrt(max(float(row[held] @ cov @ row[held]), 0.0) * periods_per_year)
         if vol <= 0:
             continue
-        scale = target_vol / vol
+        scale = target_volatility / vol
         if max_gross is not None:
             scale = min(scale, max_gross / np.abs(row).sum())
         w[r] = np.where(np.isnan(w[r]), np.nan, w[r] * scale)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from qresearch._compat import renamed_parameters
 from qresearch._validation import (
     check_aligned,
     check_int,
@@ -122,31 +123,35 @@ def inverse_vol_weights(
     return _finalize(inv.div(inv.sum(axis=1), axis=0), eligible)
 
 
+@renamed_parameters(target_vol="target_volatility")
 def vol_scaled_weights(
     close: pd.DataFrame,
-    target_vol: float = 0.10,
+    target_volatility: float = 0.10,
     window: int = 63,
     periods_per_year: float = 252,
     selection: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Return per-asset volatility-targeted weights ``target_vol / annualized vol / n``.
+    """Return per-asset volatility-targeted weights ``target_volatility / annualized vol / n``.
 
     Each selected asset gets an equal share ``1 / n`` of the book, scaled so that its
-    ex-ante annualized volatility is ``target_vol / n``. Rows are not normalized: the
-    gross exposure rises when assets are calm (cap it with :func:`normalize`).
+    ex-ante annualized volatility (sample standard deviation of the last ``window``
+    simple returns times ``sqrt(periods_per_year)``) is ``target_volatility / n``. Rows
+    are not normalized: the gross exposure rises when assets are calm (cap it with
+    :func:`normalize`). ``target_vol`` is a deprecated alias of ``target_volatility``
+    (removed in the next release).
 
     Examples
     --------
     >>> import numpy as np, pandas as pd
     >>> idx = pd.date_range("2024-01-01", periods=4, name="timestamp")
     >>> close = pd.DataFrame({"A": [100.0, 101.0, 100.0, 101.0]}, index=idx)
-    >>> w = vol_scaled_weights(close, target_vol=0.1, window=2, periods_per_year=1)
+    >>> w = vol_scaled_weights(close, target_volatility=0.1, window=2, periods_per_year=1)
     >>> vol = np.std([0.01, -1 / 101], ddof=1)
     >>> bool(np.isclose(w.iloc[2, 0], 0.1 / vol))
     True
     """
     check_panel(close, "close")
-    check_number("target_vol", target_vol, "vol_scaled_weights")
+    check_number("target_volatility", target_volatility, "vol_scaled_weights")
     check_int("window", window, "vol_scaled_weights")
     check_periods_per_year(periods_per_year, "vol_scaled_weights")
     ann = _volatility(close, window) * math.sqrt(periods_per_year)
@@ -156,7 +161,7 @@ def vol_scaled_weights(
         check_aligned(close, selection, "close", "selection")
         eligible &= selection.astype(bool)
     n = eligible.sum(axis=1)
-    raw = (target_vol / ann).div(n, axis=0)
+    raw = (target_volatility / ann).div(n, axis=0)
     return _finalize(raw, eligible)
 
 
@@ -353,14 +358,18 @@ def _cap_row(row: np.ndarray, cap: float, total: float, ts: Any) -> np.ndarray:
     return row
 
 
+@renamed_parameters(prices="close")
 def discrete_allocation(
-    weights: pd.Series, prices: pd.Series, capital: float, lot_size: float = 1.0
+    weights: pd.Series, close: pd.Series, capital: float, lot_size: float = 1.0
 ) -> tuple[pd.Series, float]:
     """Turn target weights into whole lots of shares for a given capital (greedy).
 
-    Each symbol first gets ``floor(w * capital / price / lot) * lot`` shares; the
-    leftover cash then buys one more lot of the symbol furthest below its target
-    value, repeatedly, while the cash suffices (PyPortfolioOpt's greedy method).
+    Each symbol first gets ``floor(w * capital / price / lot) * lot`` shares, with
+    ``price`` its latest close (``close``: a Series indexed by symbol, e.g.
+    ``close_panel.iloc[-1]``); the leftover cash then buys one more lot of the symbol
+    furthest below its target value, repeatedly, while the cash suffices
+    (PyPortfolioOpt's greedy method). ``prices`` is a deprecated alias of ``close``
+    (removed in the next release).
 
     Returns
     -------
@@ -375,19 +384,22 @@ def discrete_allocation(
     >>> shares.tolist(), cash
     ([1.0, 1.0], 25.0)
     """
-    if not isinstance(weights, pd.Series) or not isinstance(prices, pd.Series):
-        raise ParameterError("weights and prices must be pandas Series indexed by symbol.")
+    if not isinstance(weights, pd.Series) or not isinstance(close, pd.Series):
+        raise ParameterError(
+            "weights and close must be pandas Series indexed by symbol (for a close "
+            "panel, pass its last row: close.iloc[-1])."
+        )
     check_number("capital", capital, "discrete_allocation")
     check_number("lot_size", lot_size, "discrete_allocation")
     w = weights.dropna()
     if (w < 0).any():
         raise ParameterError("discrete_allocation takes long-only weights (all >= 0).")
-    missing = [s for s in w.index if s not in prices.index or not prices[s] > 0]
+    missing = [s for s in w.index if s not in close.index or not close[s] > 0]
     if missing:
         raise ParameterError(
-            f"prices has no positive price for {missing[:5]}; drop those weights first."
+            f"close has no positive price for {missing[:5]}; drop those weights first."
         )
-    px = prices.reindex(w.index).astype(float)
+    px = close.reindex(w.index).astype(float)
     target = w * capital
     shares = np.floor(target / px / lot_size) * lot_size
     cash = capital - float((shares * px).sum())

@@ -61,8 +61,8 @@ def _zscore(bars: Bars, window: int = 20) -> pd.DataFrame:
     return (bars.close - rolling.mean()) / rolling.std()
 
 
-def _momentum(bars: Bars, lookback: int = 20) -> pd.DataFrame:
-    return bars.close / bars.close.shift(lookback) - 1.0
+def _momentum(bars: Bars, window: int = 20) -> pd.DataFrame:
+    return bars.close / bars.close.shift(window) - 1.0
 
 
 def _moving_averages(bars: Bars) -> dict[str, Any]:

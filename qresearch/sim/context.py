@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from qresearch._compat import renamed_parameters
 from qresearch.exceptions import ParameterError
 from qresearch.sim import orders as o
 
@@ -118,16 +119,20 @@ class Context:
         """Volumes of the current bar."""
         return self._cross("volume")
 
-    def history(self, field: str, n: int) -> pd.DataFrame:
-        """Return the last ``n`` bars of ``field`` up to and including the current bar."""
+    @renamed_parameters(n="window")
+    def history(self, field: str, window: int) -> pd.DataFrame:
+        """Return the last ``window`` bars of ``field`` up to and including the current bar.
+
+        ``n`` is a deprecated alias of ``window`` (removed in the next release).
+        """
         if field not in self._run.raw:
             raise ParameterError(
                 f"ctx.history: unknown field {field!r}; use one of {sorted(self._run.raw)}."
             )
-        if not (isinstance(n, int) and n >= 1):
-            raise ParameterError(f"ctx.history: n must be an int >= 1; got {n!r}.")
+        if not (isinstance(window, int) and window >= 1):
+            raise ParameterError(f"ctx.history: window must be an int >= 1; got {window!r}.")
         end = self.i + 1  # on_start: no rows
-        start = max(end - n, 0)
+        start = max(end - window, 0)
         return pd.DataFrame(
             self._run.raw[field][start:end],
             index=self._run.index[start:end],

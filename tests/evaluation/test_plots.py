@@ -97,7 +97,7 @@ def test_drawdown_equals_running_peak_of_prices(fig, aapl_close: pd.Series) -> N
 
 def test_drawdown_counts_a_first_period_loss() -> None:
     idx = pd.date_range("2024-01-01", periods=3)
-    fig = plot_performance(pd.Series([-0.1, 0.2, -0.5], index=idx), rolling_window=2)
+    fig = plot_performance(pd.Series([-0.1, 0.2, -0.5], index=idx), window=2)
     # growth 0.9, 1.08, 0.54 against peaks 1, 1.08, 1.08 (hand calculation)
     np.testing.assert_allclose(_trace(fig, "Drawdown").y, [-0.1, 0.0, -0.5], atol=1e-12)
 
@@ -118,7 +118,7 @@ def test_rolling_sharpe_equals_a_numpy_window_computation(fig, aapl: pd.Series) 
 
 def test_rolling_sharpe_window_and_annualization(aapl: pd.Series) -> None:
     r = aapl.loc["2014"]
-    got = rolling_sharpe(r, rolling_window=21, periods_per_year=12)
+    got = rolling_sharpe(r, window=21, periods_per_year=12)
     last = r.dropna().iloc[-21:]
     assert got.iloc[-1] == pytest.approx(last.mean() / last.std(ddof=1) * math.sqrt(12), rel=1e-9)
     flat = pd.Series(0.01, index=pd.date_range("2024-01-01", periods=5))
@@ -162,9 +162,9 @@ def test_misaligned_benchmark_names_the_first_missing_timestamp(aapl: pd.Series)
     first = re.escape(f"{r.index[5]} (first of 2 missing")
     assert str(r.index[5]) == "2014-01-09 00:00:00"
     with pytest.raises(AlignmentError, match=first):
-        plot_performance(r, benchmark=bench, rolling_window=21)
+        plot_performance(r, benchmark=bench, window=21)
     with pytest.raises(AlignmentError, match="time zones"):
-        plot_performance(r, benchmark=r.tz_localize("UTC"), rolling_window=21)
+        plot_performance(r, benchmark=r.tz_localize("UTC"), window=21)
 
 
 def test_benchmark_ticker_is_refused(aapl: pd.Series) -> None:
@@ -196,7 +196,7 @@ def test_benchmark_ticker_is_refused(aapl: pd.Series) -> None:
 )
 def test_bad_returns(returns, match: str) -> None:
     with pytest.raises(ParameterError, match=match):
-        plot_performance(returns, rolling_window=2)
+        plot_performance(returns, window=2)
 
 
 @pytest.mark.parametrize(
@@ -210,11 +210,11 @@ def test_bad_returns(returns, match: str) -> None:
         (253, "exceeds the 252"),
     ],
 )
-def test_bad_rolling_window(aapl: pd.Series, window, match: str) -> None:
+def test_bad_window(aapl: pd.Series, window, match: str) -> None:
     r = aapl.loc["2014"]
     assert r.notna().sum() == 252
     with pytest.raises(ParameterError, match=match):
-        plot_performance(r, rolling_window=window)
+        plot_performance(r, window=window)
 
 
 def test_bad_scalars(aapl: pd.Series) -> None:
@@ -229,7 +229,7 @@ def test_inputs_are_not_mutated(aapl: pd.Series) -> None:
     r = aapl.loc["2013":"2014"]
     bench = r.fillna(0.0) * 0.5
     r_before, bench_before = r.copy(), bench.copy()
-    plot_performance(r, benchmark=bench, rolling_window=21)
+    plot_performance(r, benchmark=bench, window=21)
     pd.testing.assert_series_equal(r, r_before)
     pd.testing.assert_series_equal(bench, bench_before)
 

@@ -49,12 +49,12 @@ def test_integer_panel_is_accepted_and_not_mutated() -> None:
 
 
 def test_momentum_hand_case() -> None:
-    out = momentum(_close(), lookback=3, skip=1)
+    out = momentum(_close(), window=3, skip=1)
     # t=3: close[2] / close[0] - 1 = -0.01; t=4: close[3] / close[1] - 1 = -0.1
     np.testing.assert_allclose(out["A"], [np.nan, np.nan, np.nan, -0.01, -0.1])
     assert out["B"].isna().all()  # close[3] of B is missing
-    np.testing.assert_allclose(momentum(_close(), lookback=2, skip=0)["B"], [np.nan] * 4 + [1.0])
-    no_skip = momentum(_close(), lookback=4, skip=0)
+    np.testing.assert_allclose(momentum(_close(), window=2, skip=0)["B"], [np.nan] * 4 + [1.0])
+    no_skip = momentum(_close(), window=4, skip=0)
     assert no_skip["A"].iloc[4] == pytest.approx(0.98)
 
 
@@ -72,10 +72,10 @@ def test_returns_parameter_errors(kwargs: dict, match: str) -> None:
 
 
 def test_momentum_parameter_errors() -> None:
-    with pytest.raises(ParameterError, match=r"'skip' .* smaller than 'lookback'; got skip=5"):
-        momentum(_close(), lookback=5, skip=5)
+    with pytest.raises(ParameterError, match=r"'skip' .* smaller than 'window'; got skip=5"):
+        momentum(_close(), window=5, skip=5)
     with pytest.raises(ParameterError, match=r"'skip' parameter of momentum .* >= 0"):
-        momentum(_close(), lookback=5, skip=-1)
+        momentum(_close(), window=5, skip=-1)
 
 
 def test_panel_errors() -> None:
@@ -85,4 +85,4 @@ def test_panel_errors() -> None:
         returns(_close().iloc[::-1])
     bad = _close().assign(A=list("abcde"))
     with pytest.raises(PanelError, match=r"non-numeric columns \['A'\]"):
-        momentum(bad, lookback=2, skip=0)
+        momentum(bad, window=2, skip=0)

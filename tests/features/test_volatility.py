@@ -19,13 +19,13 @@ from qresearch.features import (
 from tests.conftest import make_close
 
 
-def test_rolling_volatility_hand_case_and_annualize() -> None:
+def test_rolling_volatility_hand_case_and_periods_per_year() -> None:
     idx = pd.date_range("2020-01-01", periods=4, name="timestamp")
     close = pd.DataFrame({"A": [100.0, 110.0, 99.0, 99.0]}, index=idx)
     # returns .1, -.1, 0 -> std([.1, -.1]) = sqrt(.02), std([-.1, 0]) = sqrt(.005)
     out = rolling_volatility(close, window=2)
     np.testing.assert_allclose(out["A"], [np.nan, np.nan, math.sqrt(0.02), math.sqrt(0.005)])
-    ann = rolling_volatility(close, window=2, annualize=252)
+    ann = rolling_volatility(close, window=2, periods_per_year=252)
     np.testing.assert_allclose(ann["A"], out["A"] * math.sqrt(252))
 
 
@@ -103,7 +103,7 @@ def test_benchmark_must_be_aligned() -> None:
     ("call", "match"),
     [
         (lambda c: rolling_volatility(c, window=1), r"'window' parameter of rolling_volatility"),
-        (lambda c: rolling_volatility(c, annualize=0), r"'annualize' .* got 0"),
+        (lambda c: rolling_volatility(c, periods_per_year=0), r"'periods_per_year' .* got 0"),
         (lambda c: ewm_volatility(c, span=1), r"'span' parameter of ewm_volatility .* >= 2"),
         (lambda c: rolling_zscore(c, window=1.5), r"'window' parameter of rolling_zscore"),
         (lambda c: rolling_beta(c, c.mean(axis=1), window=1), r"'window' .* rolling_beta"),

@@ -12,9 +12,19 @@ from hypothesis import strategies as st
 
 import qresearch.labels._nb as nb
 from qresearch.data.bars import Bars
-from qresearch.exceptions import AlignmentError, PanelError, ParameterError
+from qresearch.exceptions import (
+    AlignmentError,
+    PanelError,
+    ParameterError,
+    QResearchDeprecationWarning,
+)
 from qresearch.labels import cusum_filter, daily_volatility, triple_barrier, uniqueness_weights
 from tests.conftest import make_bars, make_close
+
+DEPRECATED_PRICES = (
+    r"The 'prices' parameter of triple_barrier is deprecated and will be removed in the next "
+    r"release; use 'close' instead"
+)
 
 
 def _panel(**cols: list[float]) -> pd.DataFrame:
@@ -215,18 +225,18 @@ def test_touch_hl() -> None:
     }
     for name, ((o, h, low, c), (barrier, exit_price)) in cases.items():
         bars = _bars([100.0, o], [100.5, h], [99.5, low], [100.0, c])
-        lab = triple_barrier(bars.close, horizon=1, vol=0.02, prices=bars, touch="hl")
+        lab = triple_barrier(bars, horizon=1, vol=0.02, touch="hl")
         row = _row(lab, 0)
         assert row["barrier"] == barrier, name
         assert row["ret"] == pytest.approx(exit_price / 100.0 - 1.0, abs=1e-12), name
     # a short: the upper barrier is its stop loss and wins an ambiguous bar
     bars = _bars([100.0, 100.0], [100.5, 103.0], [99.5, 97.0], [100.0, 100.0])
     short = _panel(A=[-1.0, 0.0])
-    lab = triple_barrier(bars.close, horizon=1, vol=0.02, prices=bars, touch="hl", side=short)
+    lab = triple_barrier(bars, horizon=1, vol=0.02, touch="hl", side=short)
     assert _row(lab, 0)["barrier"] == "sl"
     assert _row(lab, 0)["ret"] == pytest.approx(-0.02)
     bars = _bars([100.0, 97.5], [100.5, 103.0], [99.5, 97.0], [100.0, 100.0])
-    lab = triple_barrier(bars.close, horizon=1, vol=0.02, prices=bars, touch="hl", side=short)
+    lab = triple_barrier(bars, horizon=1, vol=0.02, touch="hl", side=short)
     assert (_row(lab, 0)["barrier"], _row(lab, 0)["label"]) == ("pt", 1)  # opened below
     # the close mode ignores the intrabar range
     bars = _bars([100.0, 100.5], [100.5, 102.5], [99.5, 100.0], [100.0, 101.0])
@@ -315,7 +325,7 @@ def test_inputs_not_mutated() -> None:
     close = bars.close
     side = np.sign(close.diff()).fillna(0.0)
     snapshot = [close.copy(), side.copy(), bars.high.copy()]
-    triple_barrier(close, side=side, prices=bars, touch="hl", horizon=4)
+    triple_barrier(bars, side=side, touch="hl", horizon=4)
     for before, after in zip(snapshot, [close, side, bars.high], strict=True):
         pd.testing.assert_frame_equal(before, after)
 
@@ -352,7 +362,7 @@ def test_kernel_equals_python_twin(
     runs = [
         lambda: triple_barrier(close, pt=1.0, sl=1.5, horizon=10),
         lambda: triple_barrier(close, pt=0.0, sl=1.0, horizon=7, side=side),
-        lambda: triple_barrier(bars.close, horizon=10, prices=bars, touch="hl"),
+        lambda: triple_barrier(bars, horizon=10, touch="hl"),
     ]
     fast = [run() for run in runs]
     monkeypatch.setattr(nb, "triple_barrier_nb", nb.triple_barrier_py)
@@ -411,12 +421,10 @@ def test_parameter_errors() -> None:
         triple_barrier(close, min_ret=-0.1)
     with pytest.raises(ParameterError, match=r"'touch' parameter of .* one of \['close', 'hl'\]"):
         triple_barrier(close, touch="high")  # type: ignore[arg-type]
-    with pytest.raises(ParameterError, match="touch='hl' in triple_barrier needs"):
+    with pytest.raises(
+        ParameterError, match=r"touch='hl' in triple_barrier needs .* Bars as close"
+    ):
         triple_barrier(close, touch="hl")
-    with pytest.raises(ParameterError, match="'prices' parameter .* only used with touch='hl'"):
-        triple_barrier(close, prices=make_bars(30, 2))
-    with pytest.raises(ParameterError, match="'prices' parameter .* must be a qresearch"):
-        triple_barrier(close, prices=close, touch="hl")  # type: ignore[arg-type]
 
 
 def test_vol_errors() -> None:
@@ -465,16 +473,47 @@ def test_close_errors() -> None:
         triple_barrier(bad)
     with pytest.raises(PanelError, match="index is not sorted"):
         triple_barrier(close.iloc[::-1])
-    bars = make_bars(30, 2)
-    shifted = Bars(
-        open=bars.open.iloc[1:],
-        high=bars.high.iloc[1:],
-        low=bars.low.iloc[1:],
-        close=bars.close.iloc[1:],
-        volume=bars.volume.iloc[1:],
+
+
+def test_bars_as_close() -> None:
+    # Bars in close: their close is labelled; touch="hl" also reads high, low and open.
+    bars = make_bars(60, 3)
+    pd.testing.assert_frame_equal(
+        triple_barrier(bars, horizon=5), triple_barrier(bars.close, horizon=5)
     )
-    with pytest.raises(AlignmentError, match="close and prices.open are not aligned"):
-        triple_barrier(close, prices=shifted, touch="hl")
+    assert not triple_barrier(bars, horizon=5, touch="hl").equals(triple_barrier(bars, horizon=5))
+
+
+def _warns_prices() -> Any:
+    return pytest.warns(QResearchDeprecationWarning, match=DEPRECATED_PRICES)
+
+
+def test_deprecated_prices_keyword() -> None:
+    # One release of triple_barrier(close_panel, prices=bars): the Bars now go in close.
+    bars = make_bars(60, 3)
+    expected = triple_barrier(bars, horizon=5, touch="hl")
+    with _warns_prices():
+        got = triple_barrier(bars.close, horizon=5, prices=bars, touch="hl")
+    pd.testing.assert_frame_equal(got, expected)
+    with _warns_prices():  # close by keyword
+        got = triple_barrier(close=bars.close, prices=bars, horizon=5, touch="hl")
+    pd.testing.assert_frame_equal(got, expected)
+    with _warns_prices():  # prices alone
+        got = triple_barrier(prices=bars, horizon=5, touch="hl")
+    pd.testing.assert_frame_equal(got, expected)
+    with _warns_prices():  # the close panel given is the one labelled
+        scaled = triple_barrier(bars.close * 1.01, horizon=5, prices=bars, touch="hl")
+    assert not scaled.equals(expected)
+    pd.testing.assert_frame_equal(
+        scaled, triple_barrier(bars.replace(close=bars.close * 1.01), horizon=5, touch="hl")
+    )
+    with pytest.raises(ParameterError, match="got both 'prices' .* as 'close'"):
+        triple_barrier(bars, prices=bars, touch="hl")
+    with _warns_prices(), pytest.raises(ParameterError, match="'prices' parameter .* a qresearch"):
+        triple_barrier(bars.close, prices=bars.close, touch="hl")
+    shifted = bars.select(start=bars.index[1])
+    with _warns_prices(), pytest.raises(AlignmentError, match="close and prices are not aligned"):
+        triple_barrier(bars.close, prices=shifted, touch="hl")
 
 
 def test_explicit_events_on_nan_close_or_vol_are_dropped() -> None:
@@ -508,9 +547,7 @@ def test_hl_bar_without_high_low_is_tested_on_its_close() -> None:
     close = pd.DataFrame({"A": [100.0, 100.5, 105.0, 104.0]}, index=idx)
     hl = pd.DataFrame({"A": [100.0, 100.5, np.nan, 104.0]}, index=idx)
     bars = Bars(open=hl, high=hl, low=hl, close=close, volume=close * 0 + 1.0)
-    lab = triple_barrier(
-        close, events=idx[[0]], pt=2.0, sl=2.0, horizon=3, vol=0.01, prices=bars, touch="hl"
-    )
+    lab = triple_barrier(bars, events=idx[[0]], pt=2.0, sl=2.0, horizon=3, vol=0.01, touch="hl")
     assert lab["barrier"].astype(str).tolist() == ["pt"]
     assert lab["t1"].iloc[0] == idx[2]
     assert lab["ret"].iloc[0] == pytest.approx(0.05)  # its "open" is its close: a gap fill

@@ -179,7 +179,7 @@ def test_mean_variance_matches_riskfolio(
         "mean_variance",
         objective=objective,
         risk_measure=risk_measure,
-        risk_free_rate=0.02,
+        risk_free=0.02,
     )
     np.testing.assert_allclose(w.to_numpy(), peer.to_numpy(), atol=1e-5)
 
@@ -193,7 +193,7 @@ def _frontier(r: pd.DataFrame, cov: pd.DataFrame | None = None) -> object:
 @pytest.mark.parametrize(
     ("method", "kwargs", "call"),
     [
-        ("max_sharpe", {"risk_free_rate": 0.02}, lambda ef: ef.max_sharpe(risk_free_rate=0.02)),
+        ("max_sharpe", {"risk_free": 0.02}, lambda ef: ef.max_sharpe(risk_free_rate=0.02)),
         ("min_vol", {}, lambda ef: ef.min_volatility()),
         ("min_volatility", {}, lambda ef: ef.min_volatility()),
         ("efficient_risk", {"target_volatility": 0.2}, lambda ef: ef.efficient_risk(0.2)),
@@ -273,7 +273,7 @@ def test_black_litterman_matches_pypfopt(window: pd.DataFrame) -> None:
             views=views,
             market_caps=None if market_caps is None else market_caps.to_dict(),
             risk_aversion=2.5,
-            risk_free_rate=0.01,
+            risk_free=0.01,
         )
         np.testing.assert_allclose(w.to_numpy(), peer.reindex(window.columns), atol=1e-6)
 
@@ -456,9 +456,9 @@ def test_target_volatility_by_scaling(window, method: str) -> None:
     low = optimize(window, method, target_volatility=natural / 2)
     assert np.isclose(ann_vol(low, window), natural / 2, rtol=1e-8)
     np.testing.assert_allclose(low, base / 2, rtol=1e-8)
-    up = optimize(window, method, target_volatility=natural * 1.5, max_leverage=2.0)
+    up = optimize(window, method, target_volatility=natural * 1.5, max_gross=2.0)
     assert np.isclose(ann_vol(up, window), natural * 1.5, rtol=1e-8)
-    capped = optimize(window, method, target_volatility=natural * 3, max_leverage=2.0)
+    capped = optimize(window, method, target_volatility=natural * 3, max_gross=2.0)
     assert np.isclose(capped.sum(), 2.0) and ann_vol(capped, window) < natural * 3
 
 
@@ -507,7 +507,7 @@ def test_infeasible_bounds_raise(window, method: str) -> None:
 
 def test_solver_failures_raise(window) -> None:
     with pytest.raises(OptimizationError, match="solver raised ValueError.*risk-free rate"):
-        optimize(window, "max_sharpe", risk_free_rate=5.0, date=DATE)
+        optimize(window, "max_sharpe", risk_free=5.0, date=DATE)
     with pytest.raises(OptimizationError, match="minimum volatility"):
         optimize(window, "efficient_risk", target_volatility=0.01)
     with pytest.raises(OptimizationError, match="target_volatility=0.01"):
@@ -738,7 +738,7 @@ def test_scaled_methods_take_the_turnover_limit_by_blending(window) -> None:
 def test_scaling_up_respects_position_and_group_caps(window) -> None:
     cols = window.columns[:6]
     w = optimize(
-        window[cols], "inverse_vol", bounds=(0.0, 0.2), target_volatility=0.6, max_leverage=2.0
+        window[cols], "inverse_vol", bounds=(0.0, 0.2), target_volatility=0.6, max_gross=2.0
     )
     assert w.max() <= 0.2 + 1e-9 and w.sum() > 1.0
     groups = {s: "g" for s in cols[:3]}
@@ -748,7 +748,7 @@ def test_scaling_up_respects_position_and_group_caps(window) -> None:
         groups=groups,
         group_caps={"g": 0.5},
         target_volatility=0.6,
-        max_leverage=2.0,
+        max_gross=2.0,
     )
     assert w[cols[:3]].sum() <= 0.5 + 1e-9
 

@@ -85,7 +85,7 @@ def test_bad_arguments(close: pd.DataFrame, kwargs: dict, error: type, match: st
 
 
 def test_misaligned_scores(close: pd.DataFrame) -> None:
-    with pytest.raises(AlignmentError, match="prices and scores are not aligned"):
+    with pytest.raises(AlignmentError, match="close and scores are not aligned"):
         rebalance(close, close.iloc[:-5], top_n=2)
 
 

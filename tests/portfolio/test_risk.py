@@ -16,7 +16,7 @@ def test_target_volatility_matches_independent_covariance() -> None:
     w = pd.DataFrame(np.nan, index=close.index, columns=close.columns)
     w.iloc[100] = [0.4, 0.3, 0.2, 0.1]
     w.iloc[140] = [0.25, 0.25, 0.25, 0.25]
-    out = risk.target_volatility(w, close, 0.15, lookback=60)
+    out = risk.target_volatility(w, close, 0.15, window=60)
     for r in (100, 140):
         window = close.pct_change().iloc[r - 59 : r + 1]
         row = w.iloc[r].to_numpy()
@@ -25,7 +25,7 @@ def test_target_volatility_matches_independent_covariance() -> None:
         scaled = out.iloc[r].to_numpy()
         assert math.sqrt(scaled @ window.cov().to_numpy() @ scaled * 252) == pytest.approx(0.15)
     assert out.drop(out.index[[100, 140]]).isna().all().all()
-    capped = risk.target_volatility(w, close, 5.0, lookback=60, max_gross=1.5)
+    capped = risk.target_volatility(w, close, 5.0, window=60, max_gross=1.5)
     assert capped.iloc[100].abs().sum() == pytest.approx(1.5)
     with pytest.raises(AlignmentError):
         risk.target_volatility(w.iloc[:-1], close)
@@ -35,8 +35,8 @@ def test_target_volatility_no_look_ahead() -> None:
     close = make_close(150, 3, seed=6)
     w = pd.DataFrame(np.nan, index=close.index, columns=close.columns)
     w.iloc[80::10] = 1 / 3
-    full = risk.target_volatility(w, close, lookback=30)
-    part = risk.target_volatility(w.iloc[:111], close.iloc[:111], lookback=30)
+    full = risk.target_volatility(w, close, window=30)
+    part = risk.target_volatility(w.iloc[:111], close.iloc[:111], window=30)
     pd.testing.assert_frame_equal(full.iloc[:111], part)
 
 

@@ -65,7 +65,7 @@ def test_inverse_vol_diagonal_covariance_closed_form() -> None:
 
 def test_vol_scaled_independent() -> None:
     close = make_close(100, 3, seed=4, ragged=False)
-    w = vol_scaled_weights(close, target_vol=0.1, window=30)
+    w = vol_scaled_weights(close, target_volatility=0.1, window=30)
     t = close.index[-1]
     vols = close.pct_change().iloc[-30:].std() * np.sqrt(252)
     np.testing.assert_allclose(w.loc[t].to_numpy(), (0.1 / vols / 3).to_numpy(), rtol=1e-12)
