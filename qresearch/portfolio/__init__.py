@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from qresearch.portfolio import risk
 from qresearch.portfolio.optimization import OPTIMIZE_METHODS, optimize
-from qresearch.portfolio.rebalancing import rebalance
+from qresearch.portfolio.rebalancing import rebalance, rebalance_result
+from qresearch.portfolio.report import RebalanceResult
 from qresearch.portfolio.risk_models import COVARIANCE_METHODS, covariance
 from qresearch.portfolio.weights import (
     bottom_n,
@@ -26,6 +27,7 @@ from qresearch.portfolio.weights import (
 __all__ = [
     "COVARIANCE_METHODS",
     "OPTIMIZE_METHODS",
+    "RebalanceResult",
     "bottom_n",
     "cap_weights",
     "covariance",
@@ -37,6 +39,7 @@ __all__ = [
     "optimize",
     "rank_weights",
     "rebalance",
+    "rebalance_result",
     "risk",
     "top_n",
     "vol_scaled_weights",

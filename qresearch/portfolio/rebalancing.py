@@ -28,8 +28,15 @@ from qresearch._validation import check_aligned, check_panel
 from qresearch.data.bars import Bars
 from qresearch.data.calendar import Period, rebalance_dates
 from qresearch.exceptions import CacheWarning, ParameterError
+from qresearch.portfolio.report import RebalanceResult
 
-__all__ = ["CLOSED_FORM_METHODS", "CacheWarning", "rebalance"]
+__all__ = [
+    "CLOSED_FORM_METHODS",
+    "CacheWarning",
+    "RebalanceResult",
+    "rebalance",
+    "rebalance_result",
+]
 
 
 CLOSED_FORM_METHODS: tuple[str, ...] = ("equal", "inverse_vol")
@@ -404,7 +411,9 @@ def rebalance(
         ``attrs["dropped"]`` and ``attrs["notes"]`` map each rebalance date on which
         :func:`qresearch.portfolio.optimize` used its fallback, dropped symbols from the
         window or adjusted a solution to the constraints to that record (also when the
-        date was read from the cache).
+        date was read from the cache). The weight transforms of ``qr.portfolio``
+        (``cap_weights``, ``normalize``, ``target_volatility``, ...) carry these attrs
+        forward; :func:`rebalance_result` returns them on a :class:`RebalanceResult`.
 
     Notes
     -----
@@ -542,3 +551,23 @@ def rebalance(
     for name in RECORDED:
         out.attrs[name] = {t: w.attrs[name] for t, w in solutions.items() if w.attrs.get(name)}
     return out
+
+
+def rebalance_result(
+    close: pd.DataFrame | Bars, scores: pd.DataFrame | None = None, **kwargs: Any
+) -> RebalanceResult:
+    """Run :func:`rebalance` and return its weights with the records of every date.
+
+    The same arguments as :func:`rebalance`; the result's ``fallback``, ``dropped`` and
+    ``notes`` hold per date what ``rebalance`` otherwise keeps only in
+    ``DataFrame.attrs`` (which many pandas operations drop).
+
+    Examples
+    --------
+    >>> import qresearch.api as qr
+    >>> close = qr.datasets.load_sample("stocks").loc["2010":"2011"]
+    >>> res = qr.portfolio.rebalance_result(close, every="QE", lookback=63, method="equal")
+    >>> len(res.dates), res.fallback
+    (7, {})
+    """
+    return RebalanceResult.from_weights(rebalance(close, scores, **kwargs))

@@ -18,6 +18,7 @@ from qresearch._compat import renamed_parameters
 from qresearch._validation import check_aligned, check_number, check_panel
 from qresearch.config import Config
 from qresearch.exceptions import ConfigError, ParameterError
+from qresearch.portfolio.report import keep_attrs
 
 __all__ = [
     "DEFAULT_STRESS_WINDOWS",
@@ -166,7 +167,7 @@ def target_volatility(
         if max_gross is not None:
             scale = min(scale, max_gross / np.abs(row).sum())
         w[r] = np.where(np.isnan(w[r]), np.nan, w[r] * scale)
-    return pd.DataFrame(w, index=weights.index, columns=weights.columns)
+    return keep_attrs(pd.DataFrame(w, index=weights.index, columns=weights.columns), weights)
 
 
 def cap_leverage(
@@ -200,7 +201,7 @@ def cap_leverage(
         out = out.where(weights.notna())
     gross = out.abs().sum(axis=1)
     scale = (max_gross / gross).where(gross > max_gross, 1.0)
-    return out.mul(scale, axis=0)
+    return keep_attrs(out.mul(scale, axis=0), weights)
 
 
 def cap_positions(weights: pd.DataFrame, max_weight: float) -> pd.DataFrame:
@@ -210,7 +211,7 @@ def cap_positions(weights: pd.DataFrame, max_weight: float) -> pd.DataFrame:
     """
     check_panel(weights, "weights")
     check_number("max_weight", max_weight, "cap_positions")
-    return weights.clip(lower=-max_weight, upper=max_weight)
+    return keep_attrs(weights.clip(lower=-max_weight, upper=max_weight), weights)
 
 
 def limit_turnover(weights: pd.DataFrame, max_turnover: float) -> pd.DataFrame:
@@ -239,7 +240,7 @@ def limit_turnover(weights: pd.DataFrame, max_turnover: float) -> pd.DataFrame:
         new = prev + step * (max_turnover / turnover) if turnover > max_turnover else target
         w[r] = new
         prev = new
-    return pd.DataFrame(w, index=weights.index, columns=weights.columns)
+    return keep_attrs(pd.DataFrame(w, index=weights.index, columns=weights.columns), weights)
 
 
 def kelly_fraction(

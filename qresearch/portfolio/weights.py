@@ -26,6 +26,7 @@ from qresearch._validation import (
     check_periods_per_year,
 )
 from qresearch.exceptions import ParameterError
+from qresearch.portfolio.report import keep_attrs
 
 __all__ = [
     "bottom_n",
@@ -260,7 +261,7 @@ def normalize(weights: pd.DataFrame, gross: float = 1.0, net: float | None = Non
     check_number("gross", gross, "normalize")
     if net is None:
         total = weights.abs().sum(axis=1).replace(0.0, np.nan)
-        return weights.mul(gross / total, axis=0)
+        return keep_attrs(weights.mul(gross / total, axis=0), weights)
     if not (isinstance(net, numbers.Real) and abs(net) <= gross):
         raise ParameterError(
             f"The 'net' parameter of normalize must satisfy |net| <= gross ({gross}); got {net!r}."
@@ -281,7 +282,7 @@ def normalize(weights: pd.DataFrame, gross: float = 1.0, net: float | None = Non
     out = longs.mul(long_target / long_sum.replace(0.0, np.nan), axis=0).fillna(0.0) + shorts.mul(
         short_target / short_sum.replace(0.0, np.nan), axis=0
     ).fillna(0.0)
-    return out.where(weights.notna())
+    return keep_attrs(out.where(weights.notna()), weights)
 
 
 def cap_weights(weights: pd.DataFrame, max_weight: float, min_weight: float = 0.0) -> pd.DataFrame:
@@ -335,7 +336,7 @@ def cap_weights(weights: pd.DataFrame, max_weight: float, min_weight: float = 0.
                 if kept > 0:
                     row = row * (total / kept)
         values[r] = row
-    return pd.DataFrame(values, index=weights.index, columns=weights.columns)
+    return keep_attrs(pd.DataFrame(values, index=weights.index, columns=weights.columns), weights)
 
 
 def _cap_row(row: np.ndarray, cap: float, total: float, ts: Any) -> np.ndarray:
@@ -434,4 +435,4 @@ def group_caps(
         total = weights[cols].clip(lower=0).sum(axis=1)
         scale = (max_group_weight / total).clip(upper=1.0).where(total > 0, 1.0)
         out[cols] = weights[cols].mul(scale, axis=0)
-    return out
+    return keep_attrs(out, weights)
