@@ -65,6 +65,7 @@ from qresearch._validation import (
     check_choice,
     check_number,
     check_open_interval,
+    check_periods_per_year,
     check_returns,
 )
 from qresearch.exceptions import ParameterError
@@ -101,7 +102,8 @@ def _frame(returns: Any, func: str) -> tuple[pd.DataFrame, bool]:
 
 
 def _periods(periods_per_year: Any, func: str) -> float:
-    return check_number("periods_per_year", periods_per_year, func, minimum=0.0)
+    # The one periods_per_year rule of the package (finite and > 0).
+    return float(check_periods_per_year(periods_per_year, func) or 0.0)
 
 
 def _risk_free(risk_free: Any, func: str) -> float:

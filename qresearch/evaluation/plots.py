@@ -13,11 +13,11 @@ import calendar
 import math
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 from qresearch._compat import renamed_parameters
 from qresearch._optional import import_optional
+from qresearch._validation import check_int
 from qresearch.evaluation.metrics import _check_periods, _clean, drawdown
 from qresearch.exceptions import AlignmentError, ParameterError
 
@@ -76,16 +76,9 @@ def _aligned_benchmark(benchmark: Any, index: pd.DatetimeIndex) -> pd.Series:
     return b.reindex(index)
 
 
-def _check_window(window: Any, n_returns: int) -> int:
-    if isinstance(window, bool) or not isinstance(window, int | np.integer):
-        raise ParameterError(
-            f"The 'window' parameter must be an integer number of periods >= 2; got {window!r}."
-        )
-    if window < 2:
-        raise ParameterError(
-            f"The 'window' parameter must be >= 2 (a standard deviation needs two "
-            f"returns); got {window}."
-        )
+def _check_window(window: Any, n_returns: int, func: str = "rolling_sharpe") -> int:
+    # A rolling standard deviation needs two returns: an int >= 2, at most the data.
+    window = check_int("window", window, func, minimum=2)
     if window > n_returns:
         raise ParameterError(
             f"The 'window' parameter ({window}) exceeds the {n_returns} "
@@ -231,7 +224,7 @@ def plot_performance(
         raise ParameterError(f"The 'title' parameter must be a string; got {title!r}.")
     p = _check_periods(periods_per_year)
     r = _returns_series(returns)
-    window = _check_window(window, len(r))
+    window = _check_window(window, len(r), "plot_performance")
     bench = None if benchmark is None else _aligned_benchmark(benchmark, r.index)
 
     fig = subplots.make_subplots(
