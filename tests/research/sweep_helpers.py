@@ -43,3 +43,13 @@ def slow_returns(seed: int, sleep_s: float = 0.0) -> pd.Series:
     rng = np.random.default_rng(seed)
     idx = pd.bdate_range("2020-01-01", periods=252, name="timestamp")
     return pd.Series(rng.normal(0.0005, 0.01, len(idx)), index=idx)
+
+
+def slow_returns_with(seed: int, sleep_s: float = 0.0, other: int = 0) -> pd.Series:
+    """Return ``slow_returns(seed + other, sleep_s)``: a third parameter to average over."""
+    return slow_returns(seed + other, sleep_s)
+
+
+def not_returns(value: int) -> int:
+    """Return ``value``: neither a BacktestResult nor a returns Series."""
+    return value
