@@ -294,11 +294,16 @@ def cap_weights(weights: pd.DataFrame, max_weight: float, min_weight: float = 0.
     sum (which may push some weights above the cap again only if ``min_weight`` drops
     most of the book; the cap is re-applied).
 
+    When the caps cannot hold the whole row (``sum > max_weight * n_positive``, e.g.
+    3 positions capped at 0.2 must hold 1.0), every position is set to ``max_weight``
+    and the excess stays in cash: the row then sums to less than it did (0.6 in the
+    example). Such rows are recorded in ``attrs["notes"]`` (date -> list of notes,
+    as ``rebalance`` records its adjustments), so a run never stops on them.
+
     Raises
     ------
     ParameterError
-        For negative weights, or a row whose sum cannot fit under the cap
-        (``sum > max_weight * n_positive``).
+        For negative weights or a ``min_weight`` outside ``[0, max_weight)``.
 
     Examples
     --------
@@ -307,6 +312,9 @@ def cap_weights(weights: pd.DataFrame, max_weight: float, min_weight: float = 0.
     >>> w = pd.DataFrame({"A": [0.7], "B": [0.2], "C": [0.1]}, index=idx)
     >>> [round(x, 10) for x in cap_weights(w, 0.4).iloc[0]]  # excess 0.3 -> B, C as 2:1
     [0.4, 0.4, 0.2]
+    >>> capped = cap_weights(w, 0.25)  # 3 x 0.25 < 1: each at the cap, 0.25 left in cash
+    >>> [round(x, 10) for x in capped.iloc[0]], float(capped.iloc[0].sum())
+    ([0.25, 0.25, 0.25], 0.75)
     """
     check_panel(weights, "weights")
     check_number("max_weight", max_weight, "cap_weights")
@@ -322,6 +330,7 @@ def cap_weights(weights: pd.DataFrame, max_weight: float, min_weight: float = 0.
             f"cap_weights is for long-only weights; got {values[r, c]} at "
             f"({weights.index[r]}, {weights.columns[c]!r})."
         )
+    cash_notes: dict[Any, str] = {}
     for r in range(values.shape[0]):
         row = values[r]
         if np.isnan(row).all():
@@ -329,24 +338,35 @@ def cap_weights(weights: pd.DataFrame, max_weight: float, min_weight: float = 0.
         total = np.nansum(row)
         row = np.nan_to_num(row)
         for _ in range(2):
-            row = _cap_row(row, max_weight, total, weights.index[r])
+            row = _cap_row(row, max_weight)
             if min_weight > 0:
                 row = np.where(row < min_weight, 0.0, row)
                 kept = row.sum()
                 if kept > 0:
                     row = row * (total / kept)
+        row = np.minimum(row, max_weight)  # a min_weight rescale cannot re-breach the cap
+        if row.sum() < total - 1e-12:
+            positive = int((row > 0).sum())
+            cash_notes[weights.index[r]] = (
+                f"cap_weights: {positive} positions capped at {max_weight} cannot hold "
+                f"{total:.4g}; {total - row.sum():.4g} left in cash"
+            )
         values[r] = row
-    return keep_attrs(pd.DataFrame(values, index=weights.index, columns=weights.columns), weights)
+    out = keep_attrs(pd.DataFrame(values, index=weights.index, columns=weights.columns), weights)
+    if cash_notes:
+        notes = dict(out.attrs.get("notes") or {})
+        for ts, note in cash_notes.items():
+            notes[ts] = [*notes.get(ts, ()), note]
+        out.attrs["notes"] = notes
+    return out
 
 
-def _cap_row(row: np.ndarray, cap: float, total: float, ts: Any) -> np.ndarray:
+def _cap_row(row: np.ndarray, cap: float) -> np.ndarray:
     # Water-filling: clip at the cap and hand the excess to the free names pro rata.
-    positive = int((row > 0).sum())
-    if total > cap * positive + 1e-12:
-        raise ParameterError(
-            f"cap_weights cannot cap at {cap} at {ts}: {positive} positions must hold "
-            f"{total:.4g}, more than {positive} x {cap}. Raise max_weight or hold more names."
-        )
+    # When the caps cannot hold the row (sum > cap * n_positive) every name ends at the
+    # cap and the rest is cash.
+    if row.sum() >= cap * int((row > 0).sum()) - 1e-12:
+        return np.where(row > 0, cap, 0.0)
     row = row.copy()
     for _ in range(len(row)):
         over = row > cap + 1e-15

@@ -126,8 +126,8 @@ def test_cap_weights_by_hand_and_errors() -> None:
     c = cap_weights(w, 0.4)
     assert c.iloc[0].tolist() == pytest.approx([0.4, 0.4, 0.2])
     assert c.iloc[1].isna().all()
-    with pytest.raises(ParameterError, match="cannot cap at 0.3"):
-        cap_weights(w, 0.3)
+    # 3 x 0.3 < 1: the caps cannot hold the row; each name at the cap, 0.1 stays in cash.
+    assert cap_weights(w, 0.3).iloc[0].tolist() == pytest.approx([0.3, 0.3, 0.3])
     with pytest.raises(ParameterError, match="long-only"):
         cap_weights(w * -1, 0.5)
     with pytest.raises(ParameterError, match="'min_weight' parameter"):
@@ -136,6 +136,23 @@ def test_cap_weights_by_hand_and_errors() -> None:
         pd.DataFrame({"A": [0.5], "B": [0.45], "C": [0.05]}, IDX[:1]), 0.6, min_weight=0.1
     )
     assert dropped.iloc[0].tolist() == pytest.approx([0.5 / 0.95, 0.45 / 0.95, 0.0])
+
+
+def test_cap_weights_infeasible_cap_leaves_the_excess_in_cash() -> None:
+    # 3 positions capped at 0.2 can hold 0.6 of 1.0: each gets 0.2, 0.4 is cash.
+    w = pd.DataFrame({"A": [1 / 3, 0.5], "B": [1 / 3, 0.3], "C": [1 / 3, 0.2]}, IDX[:2])
+    w.attrs["notes"] = {IDX[1]: ["from rebalance"]}
+    out = cap_weights(w, 0.2)
+    assert out.iloc[0].tolist() == pytest.approx([0.2, 0.2, 0.2])
+    assert out.iloc[0].sum() == pytest.approx(0.6)
+    assert out.iloc[1].tolist() == pytest.approx([0.2, 0.2, 0.2])
+    notes = out.attrs["notes"]
+    assert "left in cash" in notes[IDX[0]][0] and "0.4" in notes[IDX[0]][0]
+    assert notes[IDX[1]][0] == "from rebalance" and "left in cash" in notes[IDX[1]][1]
+    assert w.attrs["notes"] == {IDX[1]: ["from rebalance"]}  # input attrs not mutated
+    # A zero weight never becomes a position.
+    zero = cap_weights(pd.DataFrame({"A": [0.6], "B": [0.4], "C": [0.0]}, IDX[:1]), 0.3)
+    assert zero.iloc[0].tolist() == pytest.approx([0.3, 0.3, 0.0])
 
 
 @settings(max_examples=50, deadline=None)
@@ -150,12 +167,10 @@ def test_cap_weights_properties(raw: list[float], cap: float) -> None:
         return
     w = w / w.sum()
     frame = pd.DataFrame([w], index=IDX[:1], columns=[f"S{i}" for i in range(len(w))])
-    if cap * (w > 0).sum() < 1.0:
-        with pytest.raises(ParameterError):
-            cap_weights(frame, cap)
-        return
     out = cap_weights(frame, cap).iloc[0].to_numpy()
-    assert out.max() <= cap + 1e-9 and out.sum() == pytest.approx(1.0)
+    assert out.max() <= cap + 1e-9
+    # The row keeps its sum when the caps can hold it, else every name sits at the cap.
+    assert out.sum() == pytest.approx(min(1.0, cap * (w > 0).sum()))
     assert ((out > 0) <= (w > 0)).all()  # never creates a position
 
 
