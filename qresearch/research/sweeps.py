@@ -39,6 +39,10 @@ STATS_COLUMNS = ("sharpe", "cagr", "max_drawdown", "volatility", "sortino", "tot
 """The stats shown in :meth:`SweepResult.table`, after the parameters and status."""
 
 
+NOTEBOOK_RETURNS_FILE = "returns.parquet"
+"""A swept notebook's returns: this file in its run folder (one column), if written."""
+
+
 def expand_grid(grid: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]]) -> list[dict]:
     """Return the trials of a grid as a list of parameter dicts.
 
@@ -179,15 +183,17 @@ def _run_trial(
             returns = _returns_of(target(**params))
         else:
             record = _run_notebook_trial(target, params, runs_dir)
-            out["status"] = str(getattr(record, "status", "ok"))
             out["metrics"] = dict(getattr(record, "metrics", None) or {})
             out["run_path"] = str(getattr(record, "path", ""))
-            if out["status"] not in ("ok", "completed", "success"):
-                out["error"] = str(getattr(record, "error", None) or "notebook run failed")
-                out["status"] = "failed"
-            else:
-                out["status"] = "ok"
+            if getattr(record, "status", None) == "completed":
                 returns = _notebook_returns(record)
+            else:
+                error = getattr(record, "error", None) or {}
+                out["status"] = "failed"
+                out["error"] = (
+                    f"{error.get('ename', 'RunError')}: {error.get('evalue', '')} "
+                    f"(cell {error.get('cell_index')}; run folder {out['run_path']})"
+                )
         if returns is not None:
             out["stats"] = _stats_of(returns, periods_per_year)
     except Exception as exc:
@@ -205,20 +211,13 @@ def _run_trial(
 def _run_notebook_trial(path: str, params: dict[str, Any], runs_dir: str) -> Any:
     from qresearch.research.runs import run_notebook  # the other half of qr.research
 
-    return run_notebook(path, params, out_dir=runs_dir)
+    return run_notebook(path, params, out_dir=runs_dir, raise_on_failure=False)
 
 
 def _notebook_returns(record: Any) -> pd.Series | None:
-    # The returns a notebook recorded: record.returns, or returns.parquet in its folder.
-    returns = getattr(record, "returns", None)
-    if returns is None and getattr(record, "path", None):
-        folder = Path(record.path)
-        folder = folder if folder.is_dir() else folder.parent
-        for name in ("returns.parquet", "data/returns.parquet"):
-            if (folder / name).exists():
-                returns = pd.read_parquet(folder / name)
-                break
-    return None if returns is None else _returns_of(returns)
+    # The returns a notebook wrote to returns.parquet in its run folder, if any.
+    path = Path(record.path) / NOTEBOOK_RETURNS_FILE
+    return _returns_of(pd.read_parquet(path)) if path.exists() else None
 
 
 def _target_name(target: Callable[..., Any] | str | os.PathLike) -> str:

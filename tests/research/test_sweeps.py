@@ -283,3 +283,52 @@ def test_fast_import_rule() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- notebooks --------------------------------------------------------------------------
+
+_NOTEBOOK_CELLS = [
+    ("parameters", "seed = 0\nfail = False"),
+    (
+        None,
+        "import numpy as np\n"
+        "import pandas as pd\n"
+        "from qresearch.research import current_run_dir, record_metrics\n"
+        "if fail:\n"
+        "    raise ValueError('asked to fail')\n"
+        "idx = pd.bdate_range('2020-01-01', periods=100, name='timestamp')\n"
+        "r = pd.Series(np.random.default_rng(seed).normal(0.001, 0.01, 100), index=idx)\n"
+        "record_metrics({'mean_return': float(r.mean())})\n"
+        "r.to_frame('returns').to_parquet(current_run_dir() / 'returns.parquet')",
+    ),
+]
+
+
+def test_notebook_sweep(tmp_path: Path) -> None:
+    nbformat = pytest.importorskip("nbformat")
+    pytest.importorskip("papermill")
+    pytest.importorskip("qresearch.research.runs")
+    nb = nbformat.v4.new_notebook()
+    for tag, source in _NOTEBOOK_CELLS:
+        cell = nbformat.v4.new_code_cell(source)
+        if tag:
+            cell.metadata["tags"] = [tag]
+        nb.cells.append(cell)
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    path = tmp_path / "toy.ipynb"
+    nbformat.write(nb, path)
+    grid = [{"seed": 1, "fail": False}, {"seed": 2, "fail": False}, {"seed": 3, "fail": True}]
+    result = sweep(path, grid, n_jobs=2, out_dir=tmp_path / "sweep", progress=False)
+    table = result.table().set_index("seed")
+    assert table.loc[3, "status"] == "failed"
+    assert "asked to fail" in table.loc[3, "error"]
+    assert (table.loc[[1, 2], "status"] == "ok").all()
+    for seed in (1, 2):
+        r = pd.Series(np.random.default_rng(seed).normal(0.001, 0.01, 100))
+        assert table.loc[seed, "mean_return"] == pytest.approx(r.mean())
+        assert math.isfinite(table.loc[seed, "dsr"])
+    assert result.name == "toy"
