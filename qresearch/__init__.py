@@ -26,6 +26,7 @@ _SUBMODULES = frozenset(
         "labels",
         "model_selection",
         "portfolio",
+        "research",
         "signals",
         "sim",
     }

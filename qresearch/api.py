@@ -25,6 +25,7 @@ from qresearch import (
     labels,
     model_selection,
     portfolio,
+    research,
     signals,
     sim,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "load_sample",
     "model_selection",
     "portfolio",
+    "research",
     "signals",
     "sim",
     "validate_bars",

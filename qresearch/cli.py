@@ -7,6 +7,8 @@ written, a bad option) prints one line, ``qresearch CMD: error: <problem and fix
 on stderr and exits with status 2; an unexpected failure prints one line too and
 exits with status 1. ``qresearch --traceback CMD ...`` shows the Python traceback
 instead. A leading ``~`` in a path argument is expanded to the home folder.
+``qresearch run`` (papermill runs; ``qresearch runs`` lists them) exits 3 for a
+missing notebook, 4 for a bad parameter and 5 for a failed notebook.
 """
 
 from __future__ import annotations
@@ -375,6 +377,168 @@ def _cmd_samples(args: argparse.Namespace) -> int:
     return 0
 
 
+# Exit codes of `qresearch run` (besides 0, and 1/2 for unexpected errors/bad options).
+EXIT_NO_NOTEBOOK = 3
+EXIT_BAD_PARAMETER = 4
+EXIT_RUN_FAILED = 5
+
+_RUN_EPILOG = """\
+examples:
+  qresearch run notebooks/03_cross_sectional_momentum.ipynb -p top_n 5 -p method hrp
+  qresearch run notebooks/03_cross_sectional_momentum.ipynb -f params.json --out reports/runs
+
+Values are read as JSON/YAML scalars: 10 -> int, 0.5 -> float, true -> bool,
+hrp -> str, [ORCL, NVDA] -> list. -p overrides a value from -f. The same notebook
+code and parameters are run once: a completed run is reused (--force runs again).
+
+exit status:
+  0  the run completed (or a completed run was reused)
+  3  the notebook does not exist
+  4  an unknown parameter, a value of the wrong type, or a bad -f file
+  5  the notebook failed (its folder keeps the partial notebook, status "failed")
+  2  other bad input; 1  an unexpected error
+"""
+
+_RUNS_EPILOG = """\
+examples:
+  qresearch runs
+  qresearch runs --out reports/runs --sort sharpe
+  qresearch runs --status failed
+"""
+
+
+def _param_value(text: str) -> Any:
+    # A -p value as a JSON scalar or list, else YAML (when installed), else the text.
+    # YAML dates and other non-JSON values stay text.
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        import yaml
+    except ImportError:
+        return text
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return text
+    return value
+
+
+def _read_params_file(path: Path) -> dict[str, Any]:
+    # -f: a JSON or YAML mapping of parameter name -> value.
+    _check_input_file(path, "-f parameters file")
+    text = path.read_text(encoding="utf-8")
+    suffix = path.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError as exc:
+            raise ParameterError(
+                f"-f {path}: reading YAML needs PyYAML, which is not installed; pass a .json "
+                'file, or install it: pip install "qresearch[research]".'
+            ) from exc
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ParameterError(f"-f {path} is not valid YAML ({_one_line(exc)}).") from exc
+    elif suffix == ".json":
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ParameterError(f"-f {path} is not valid JSON ({exc}).") from exc
+    else:
+        raise ParameterError(
+            f"-f {path}: unknown file type {suffix!r}; pass a .json, .yaml or .yml file."
+        )
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ParameterError(
+            f"-f {path} must hold a mapping of parameter name -> value; got a "
+            f"{type(data).__name__}."
+        )
+    return {str(k): v for k, v in data.items()}
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from qresearch.research import RunError, run_notebook
+
+    prefix = "qresearch run: error:"
+    if not args.notebook.is_file():
+        where = "is a folder" if args.notebook.exists() else "does not exist"
+        print(f"{prefix} notebook {args.notebook} {where} (cwd is {Path.cwd()}).", file=sys.stderr)
+        return EXIT_NO_NOTEBOOK
+    try:
+        params = _read_params_file(args.params_file) if args.params_file else {}
+        params.update({key: _param_value(value) for key, value in args.param or []})
+        _check_writable_folder(args.out, "--out")
+    except ParameterError as exc:
+        print(f"{prefix} {_one_line(exc)}", file=sys.stderr)
+        return EXIT_BAD_PARAMETER
+    try:
+        record = run_notebook(
+            args.notebook,
+            params,
+            out_dir=args.out,
+            kernel=args.kernel,
+            timeout=args.timeout,
+            force=args.force,
+        )
+    except RunError as exc:
+        if exc.record is None:  # the same run is running elsewhere
+            raise
+        print(f"run folder: {exc.record.path}")
+        print(f"status: {exc.record.status}")
+        print(f"{prefix} {_one_line(exc)}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    except ParameterError as exc:
+        if args.traceback:
+            raise
+        print(f"{prefix} {_one_line(exc)}", file=sys.stderr)
+        return EXIT_BAD_PARAMETER
+    reused = record.manifest.get("pid") != os.getpid()
+    print(f"run folder: {record.path}")
+    note = " (a completed run of the same code and parameters; --force runs again)"
+    print(f"status: {record.status}{note if reused else ''}")
+    if record.metrics:
+        shown = ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in record.metrics.items()
+        )
+        print(f"metrics: {shown}")
+    return 0
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from qresearch.research import load_runs
+
+    table = load_runs(args.out)
+    if args.status:
+        table = table[table["status"] == args.status]
+    if table.empty:
+        which = f" with status {args.status!r}" if args.status else ""
+        print(f"no runs{which} in {args.out}")
+        return 0
+    if args.sort:
+        if args.sort not in table.columns:
+            raise ParameterError(
+                f"--sort {args.sort!r} is not a column of the runs table; choose one of "
+                f"{list(table.columns)}."
+            )
+        table = table.sort_values(args.sort, ascending=args.ascending, na_position="last")
+    hidden = ["path", "data_fingerprint", "git_commit"]
+    shown = table.drop(columns=[c for c in hidden if c in table.columns])
+    if "started" in shown.columns:
+        shown = shown.assign(started=shown["started"].dt.strftime("%Y-%m-%d %H:%M:%S"))
+    print(shown.to_string(float_format=lambda x: f"{x:.4g}", na_rep=""))
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     # Usage errors as one line (the problem and where to find help), exit status 2.
     def error(self, message: str) -> NoReturn:
@@ -415,6 +579,42 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("samples", help="list the bundled sample datasets")
     p.set_defaults(func=_cmd_samples)
+
+    p = sub.add_parser(
+        "run",
+        help="run a parameterized notebook with papermill into reports/runs/<run_id>/",
+        epilog=_RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("notebook", type=_path, help="the .ipynb file (with a 'parameters' cell)")
+    p.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        metavar=("KEY", "VALUE"),
+        help="a parameter (repeat for more)",
+    )
+    p.add_argument(
+        "-f", "--params-file", type=_path, help="JSON or YAML file of parameters (name: value)"
+    )
+    p.add_argument("--out", type=_path, default="reports/runs", help="runs folder (reports/runs)")
+    p.add_argument("--force", action="store_true", help="run again even if already completed")
+    p.add_argument("--kernel", default=None, help="Jupyter kernel name (default python3)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds each cell may run")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser(
+        "runs",
+        help="print the table of runs (parameters, status, metrics)",
+        epilog=_RUNS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--out", type=_path, default="reports/runs", help="runs folder (reports/runs)")
+    p.add_argument("--sort", help="column to sort by, largest first (e.g. sharpe)")
+    p.add_argument("--ascending", action="store_true", help="sort smallest first")
+    p.add_argument("--status", help="only runs with this status (completed, failed, running)")
+    p.set_defaults(func=_cmd_runs)
     return parser
 
 

@@ -49,6 +49,7 @@ def _loaded_after(statement: str) -> set[str]:
         "import qresearch.labels",
         "import qresearch.model_selection",
         "import qresearch.sim",
+        "import qresearch.research",
     ],
 )
 def test_import_is_light(statement: str) -> None:

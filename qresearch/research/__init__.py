@@ -1,0 +1,45 @@
+"""Research runs: papermill notebook runs with manifests, and the table of runs.
+
+``run_notebook(path, params)`` executes a parameterized notebook into
+``reports/runs/<run_id>/`` with the executed notebook and ``manifest.json``;
+inside the notebook, ``record_data(panel)`` and ``record_metrics({...})`` add the
+data fingerprints and headline metrics to it (and do nothing outside a run);
+``load_runs("reports/runs")`` tabulates every run, and ``sweep(path, grid)`` runs
+a grid of them (``sweeps.py``). Papermill loads only when a
+notebook runs, so ``import qresearch.research`` stays light.
+"""
+
+from __future__ import annotations
+
+from qresearch.research.manifest import (
+    RUN_DIR_ENV,
+    current_run_dir,
+    record_data,
+    record_metrics,
+)
+from qresearch.research.runs import (
+    RunError,
+    RunRecord,
+    check_parameters,
+    load_runs,
+    notebook_parameters,
+    run_notebook,
+)
+from qresearch.research.sweeps import SweepResult, expand_grid, load_sweep, sweep
+
+__all__ = [
+    "RUN_DIR_ENV",
+    "RunError",
+    "RunRecord",
+    "SweepResult",
+    "check_parameters",
+    "current_run_dir",
+    "expand_grid",
+    "load_runs",
+    "load_sweep",
+    "notebook_parameters",
+    "record_data",
+    "record_metrics",
+    "run_notebook",
+    "sweep",
+]

@@ -1,0 +1,661 @@
+"""Papermill runs of parameterized notebooks, each in its own folder with a manifest.
+
+``run_notebook(path, params)`` checks ``params`` against the notebook's ``parameters``
+cell, executes it with papermill into ``out_dir/<run_id>/`` and writes
+``manifest.json`` there. The run id is the notebook's name and a hash of its code and
+the resolved parameters, so the same run is recognised and not repeated.
+``load_runs(out_dir)`` tabulates every run.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import functools
+import hashlib
+import html
+import json
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qresearch.config import config_hash
+from qresearch.exceptions import ParameterError, QResearchError
+from qresearch.research.manifest import (
+    RECORDS_FILE,
+    RUN_DIR_ENV,
+    data_fingerprint,
+    git_info,
+    jsonable,
+    package_versions,
+    read_json,
+    write_json_atomic,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "RunError",
+    "RunRecord",
+    "check_parameters",
+    "load_runs",
+    "notebook_parameters",
+    "run_notebook",
+]
+
+MANIFEST_FILE = "manifest.json"
+_MISSING = object()
+
+
+class RunError(QResearchError, RuntimeError):
+    """A research run failed, or could not start; ``record`` is its RunRecord (or None)."""
+
+    def __init__(self, message: str, record: RunRecord | None = None) -> None:
+        super().__init__(message)
+        self.record = record
+
+
+# ---------------------------------------------------------------------------- parameters
+
+
+def _read_notebook(path: Path) -> dict[str, Any]:
+    # The notebook's JSON (nbformat 4); problems name the file.
+    if not path.is_file():
+        where = "is a folder" if path.exists() else "does not exist"
+        raise ParameterError(
+            f"notebook {str(path)!r} {where}. Pass the path of an .ipynb file "
+            f"(cwd is {Path.cwd()})."
+        )
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ParameterError(f"notebook {str(path)!r} is not a JSON notebook ({exc}).") from exc
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise ParameterError(f"notebook {str(path)!r} has no list of cells; is it an .ipynb?")
+    return nb
+
+
+def _source(cell: Mapping[str, Any]) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else str(src)
+
+
+def _parameters_cell(nb: Mapping[str, Any]) -> int | None:
+    # Index of the first cell tagged "parameters" (papermill's rule), or None.
+    for i, cell in enumerate(nb["cells"]):
+        if "parameters" in (cell.get("metadata", {}).get("tags") or []):
+            return i
+    return None
+
+
+_SIMPLE_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "list": list, "dict": dict}
+
+
+def notebook_parameters(path: str | Path) -> dict[str, Any]:
+    """Return the parameters a notebook declares: name -> literal default value.
+
+    The first cell tagged ``parameters`` is parsed with :mod:`ast` (it is not run):
+    every ``name = <literal>`` (or ``name: type = <literal>``) is a parameter. A
+    default that is not a literal (``pd.Timestamp(...)``) is returned as ``...``
+    (Ellipsis): the name is known, its type is not checked.
+
+    Raises
+    ------
+    ParameterError
+        If the notebook cannot be read or its parameters cell is not valid Python.
+    """
+    path = Path(path).expanduser()
+    nb = _read_notebook(path)
+    index = _parameters_cell(nb)
+    if index is None:
+        return {}
+    # Drop IPython magics and shell lines, which ast cannot parse.
+    lines = [
+        "" if ln.lstrip().startswith(("%", "!")) else ln
+        for ln in _source(nb["cells"][index]).splitlines()
+    ]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError as exc:
+        raise ParameterError(
+            f"notebook {str(path)!r}: the parameters cell (cell {index}) is not valid Python "
+            f"(line {exc.lineno}: {exc.msg})."
+        ) from exc
+    out: dict[str, Any] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        try:
+            default = ast.literal_eval(value)
+        except ValueError:
+            default = ...
+        for target in targets:
+            if isinstance(target, ast.Name):
+                out[target.id] = default
+    return out
+
+
+def _type_ok(value: Any, default: Any) -> bool:
+    # int for float is fine; bool is neither int nor float here; None/`...` accept all.
+    if default is None or default is ...:
+        return True
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(default, list | tuple):
+        return isinstance(value, list | tuple)
+    if isinstance(default, dict):
+        return isinstance(value, dict)
+    return isinstance(value, type(default))
+
+
+def check_parameters(path: str | Path, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Check ``params`` against the notebook's parameters cell; return the resolved ones.
+
+    Returns the declared defaults updated with ``params`` (tuples as lists).
+
+    Raises
+    ------
+    ParameterError
+        On an unknown name, a value of the wrong type (an int for a float default is
+        fine) or a value that is not JSON data; the message names the notebook, the
+        parameter and the known ones.
+    """
+    declared = notebook_parameters(path)
+    known = ", ".join(f"{k}={v!r}" for k, v in declared.items()) or "none"
+    for name, value in params.items():
+        if name not in declared:
+            raise ParameterError(
+                f"notebook {str(path)!r} has no parameter {name!r}; its parameters cell "
+                f"declares: {known}."
+            )
+        if not _type_ok(value, declared[name]):
+            default = declared[name]
+            kind = type(default).__name__
+            article = "an" if kind[0] in "aeiou" else "a"
+            raise ParameterError(
+                f"notebook {str(path)!r}: parameter {name!r} must be {article} {kind} "
+                f"like its default {default!r}; got "
+                f"{type(value).__name__} {value!r}. Known parameters: {known}."
+            )
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ParameterError(
+                f"notebook {str(path)!r}: parameter {name!r} = {value!r} is not JSON data "
+                "(numbers, strings, booleans, None, lists, dicts)."
+            ) from exc
+    resolved = {k: v for k, v in declared.items() if v is not ...}
+    resolved.update(params)
+    out: dict[str, Any] = json.loads(json.dumps(resolved))  # tuples -> lists
+    return out
+
+
+def _code_hash(nb: Mapping[str, Any]) -> str:
+    # Hash of the cells' types and sources: outputs and metadata do not change a run.
+    h = hashlib.sha256()
+    for cell in nb["cells"]:
+        h.update(f"{cell.get('cell_type')}\0{_source(cell)}\0".encode())
+    return h.hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------- records
+
+
+def _html_table(rows: Mapping[str, Any]) -> str:
+    cells = "".join(
+        f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
+        f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+        for k, v in rows.items()
+    )
+    return f"<table>{cells}</table>"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run of a notebook: its folder, status, parameters, metrics and manifest.
+
+    Attributes
+    ----------
+    run_id : str
+        ``<notebook name>-<config_id>``; also the run folder's name.
+    path : Path
+        The run folder.
+    status : str
+        ``"completed"``, ``"failed"`` or ``"running"``.
+    params : dict
+        The parameters the notebook ran with (declared defaults updated with the given
+        ones, and ``out_dir`` when run_notebook set it).
+    metrics : dict
+        What the notebook recorded with ``record_metrics``.
+    manifest : dict
+        The whole ``manifest.json``.
+    notebook_path : Path
+        The executed notebook inside the run folder.
+    """
+
+    run_id: str
+    path: Path
+    status: str
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+    notebook_path: Path = Path()
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunRecord:
+        """Read the record of the run folder ``path`` (its ``manifest.json``)."""
+        path = Path(path).expanduser().resolve()
+        manifest = read_json(path / MANIFEST_FILE)
+        return cls(
+            run_id=str(manifest.get("run_id", path.name)),
+            path=path,
+            status=str(manifest.get("status", "unknown")),
+            params=dict(manifest.get("parameters") or {}),
+            metrics=dict(manifest.get("metrics") or {}),
+            manifest=manifest,
+            notebook_path=path / Path(str(manifest.get("notebook", "notebook.ipynb"))).name,
+        )
+
+    @property
+    def ok(self) -> bool:
+        """True when the run completed."""
+        return self.status == "completed"
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        """The error of a failed run (type, message, cell index and source), else None."""
+        error = self.manifest.get("error")
+        return dict(error) if isinstance(error, dict) else None
+
+    def __repr__(self) -> str:
+        return (
+            f"RunRecord(run_id={self.run_id!r}, status={self.status!r}, "
+            f"params={self.params!r}, metrics={self.metrics!r}, path={str(self.path)!r})"
+        )
+
+    def _repr_html_(self) -> str:
+        rows: dict[str, Any] = {"run_id": self.run_id, "status": self.status}
+        rows.update({f"param {k}": v for k, v in self.params.items()})
+        rows.update({f"metric {k}": v for k, v in self.metrics.items()})
+        if self.error:
+            rows["error"] = f"{self.error.get('ename')}: {self.error.get('evalue')}"
+            rows["failing cell"] = self.error.get("cell_index")
+        rows["folder"] = self.path
+        return _html_table(rows)
+
+
+# ---------------------------------------------------------------------------- running
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _run_lock(out_dir: Path, run_id: str) -> Iterator[None]:
+    # One process per run id: an exclusive lock file beside the run folder, holding the
+    # pid and host; a lock left by a dead process on this host is taken over.
+    lock = out_dir / f".{run_id}.lock"
+    me = f"{os.getpid()} {socket.gethostname()}"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                pid_text, host = lock.read_text().split(maxsplit=1)
+                stale = host.strip() == socket.gethostname() and not _pid_alive(int(pid_text))
+            except (OSError, ValueError):
+                stale = True
+            if not stale:
+                raise RunError(
+                    f"run {run_id} is already running ({lock} is held by process "
+                    f"{lock.read_text().strip()}). Wait for it, or delete the lock file if "
+                    "that process is gone."
+                ) from None
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(me)
+        break
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _kernel_manager_class(env: Mapping[str, str]) -> type:
+    # An AsyncKernelManager that starts the kernel with ``env`` added to its environment,
+    # so record_data / record_metrics find the run folder (no global os.environ change).
+    from jupyter_client.manager import AsyncKernelManager
+
+    extra = dict(env)
+
+    class _RunKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            merged = dict(kw.pop("env", None) or os.environ)
+            merged.update(extra)
+            await super().start_kernel(env=merged, **kw)
+
+    return _RunKernelManager
+
+
+def _failure(exc: BaseException, nb: Mapping[str, Any], injected: bool) -> dict[str, Any]:
+    # The manifest's error entry: type, message and, for a cell error, the cell's index
+    # in the source notebook (papermill counts its injected-parameters cell) and source.
+    error: dict[str, Any] = {"ename": type(exc).__name__, "evalue": " ".join(str(exc).split())}
+    cell_index = getattr(exc, "cell_index", None)
+    if isinstance(cell_index, int):
+        params_at = _parameters_cell(nb)
+        if injected and params_at is not None and cell_index > params_at:
+            cell_index -= 1
+        source = str(getattr(exc, "source", ""))
+        error.update(
+            ename=str(getattr(exc, "ename", error["ename"])),
+            evalue=str(getattr(exc, "evalue", "")),
+            cell_index=cell_index,
+            execution_count=getattr(exc, "exec_count", None),
+            cell_source=source if len(source) <= 500 else source[:500] + " ...",
+        )
+    return error
+
+
+def _artifacts(run_dir: Path, notebook_name: str) -> list[dict[str, Any]]:
+    own = {MANIFEST_FILE, RECORDS_FILE, notebook_name}
+    return [
+        {"path": p.relative_to(run_dir).as_posix(), "bytes": p.stat().st_size}
+        for p in sorted(run_dir.rglob("*"))
+        if p.is_file() and p.name not in own and not p.name.startswith(".")
+    ]
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def run_notebook(
+    path: str | Path,
+    params: Mapping[str, Any] | None = None,
+    out_dir: str | Path = "reports/runs",
+    kernel: str | None = None,
+    timeout: float | None = None,
+    *,
+    force: bool = False,
+    cwd: str | Path | None = None,
+    raise_on_failure: bool = True,
+) -> RunRecord:
+    """Execute a parameterized notebook with papermill into ``out_dir/<run_id>/``.
+
+    The run folder holds the executed notebook, ``manifest.json`` (run id, notebook,
+    parameters, ``config_id``, recorded data and their fingerprint, git commit and
+    dirty flag, Python and package versions, seed, start/end time, duration, status,
+    metrics, artifacts, and for a failed run the error and the failing cell) and
+    whatever the notebook wrote there. The notebook finds its folder through
+    :func:`~qresearch.research.current_run_dir` (the ``QRESEARCH_RUN_DIR`` environment
+    variable); if it declares an ``out_dir`` parameter that is not given, it is set to
+    the run folder (not part of the run id).
+
+    Parameters
+    ----------
+    path : str or Path
+        The notebook (.ipynb) with a cell tagged ``parameters``.
+    params : mapping, optional
+        Parameter values; checked against the parameters cell (names and the types of
+        the literal defaults) before anything runs.
+    out_dir : str or Path
+        Folder of the run folders (created).
+    kernel : str, optional
+        Jupyter kernel name; default ``"python3"`` (the Python running qresearch).
+    timeout : float, optional
+        Seconds each cell may run (default: no limit).
+    force : bool
+        Run again even if a completed run with the same id exists.
+    cwd : str or Path, optional
+        Working folder of the kernel (default: the current one).
+    raise_on_failure : bool
+        Raise :class:`RunError` when the notebook fails (default); with False, return
+        the failed RunRecord.
+
+    Returns
+    -------
+    RunRecord
+        The run; the existing one when the same notebook code and parameters already
+        completed in ``out_dir`` (unless ``force``).
+
+    Raises
+    ------
+    ParameterError
+        Missing notebook, unknown parameter or a value of the wrong type.
+    RunError
+        The notebook raised (``exc.record`` is the failed run; its folder keeps the
+        partially executed notebook), or the same run is running in another process.
+    """
+    from qresearch._optional import import_optional
+
+    path = Path(path).expanduser()
+    nb = _read_notebook(path)
+    given = dict(params or {})
+    resolved = check_parameters(path, given)
+    config_id = config_hash({"notebook": _code_hash(nb), "parameters": resolved})
+    run_id = f"{path.stem}-{config_id}"
+    root = Path(out_dir).expanduser().resolve()
+    run_dir = root / run_id
+    manifest_path = run_dir / MANIFEST_FILE
+
+    if not force and manifest_path.is_file():
+        with contextlib.suppress(OSError, ValueError):
+            existing = RunRecord.load(run_dir)
+            if existing.ok:
+                return existing
+
+    pm = import_optional("papermill", extra="research")
+    root.mkdir(parents=True, exist_ok=True)
+    with _run_lock(root, run_id):
+        if run_dir.exists():
+            shutil.rmtree(run_dir)  # a failed, interrupted or forced earlier run
+        run_dir.mkdir(parents=True)
+        declared = notebook_parameters(path)
+        injected_params = dict(given)
+        injected: dict[str, Any] = {}
+        if "out_dir" in declared and "out_dir" not in given:
+            injected["out_dir"] = str(run_dir)
+        injected_params.update(injected)
+        workdir = Path(cwd).expanduser().resolve() if cwd is not None else Path.cwd()
+        manifest: dict[str, Any] = {
+            "run_id": run_id,
+            "config_id": config_id,
+            "notebook": str(path),
+            "notebook_sha": _code_hash(nb),
+            "parameters": {**resolved, **injected},
+            "parameters_given": given,
+            "injected": injected,
+            "seed": resolved.get("seed"),
+            "kernel": kernel or "python3",
+            "cwd": str(workdir),
+            "git": git_info(path.resolve().parent, path),
+            "versions": package_versions(),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started": _now(),
+            "status": "running",
+        }
+        write_json_atomic(manifest_path, manifest)
+        out_nb = run_dir / path.name
+        t0 = time.perf_counter()
+        error: BaseException | None = None
+        try:
+            pm.execute_notebook(
+                str(path),
+                str(out_nb),
+                parameters=injected_params,
+                kernel_name=kernel or "python3",
+                language="python",
+                execution_timeout=timeout,
+                progress_bar=False,
+                cwd=str(workdir),
+                kernel_manager_class=_kernel_manager_class(
+                    {RUN_DIR_ENV: str(run_dir), "QRESEARCH_RUN_ID": run_id}
+                ),
+            )
+        except BaseException as exc:  # recorded, then re-raised or returned below
+            error = exc
+        records: dict[str, Any] = {}
+        with contextlib.suppress(OSError, ValueError):
+            if (run_dir / RECORDS_FILE).is_file():
+                records = read_json(run_dir / RECORDS_FILE)
+        data = list(records.get("data", []))
+        manifest.update(
+            status="completed" if error is None else "failed",
+            finished=_now(),
+            duration_s=round(time.perf_counter() - t0, 3),
+            data=data,
+            data_fingerprint=data_fingerprint(data),
+            metrics=records.get("metrics", {}),
+            artifacts=_artifacts(run_dir, path.name),
+        )
+        if error is not None:
+            manifest["error"] = _failure(error, nb, injected=bool(injected_params))
+        write_json_atomic(manifest_path, manifest)
+    record = RunRecord.load(run_dir)
+    if error is not None:
+        if not isinstance(error, Exception):  # KeyboardInterrupt, SystemExit
+            raise error
+        if raise_on_failure:
+            err = record.error or {}
+            raise RunError(
+                f"notebook {str(path)!r} failed in cell {err.get('cell_index')} "
+                f"({err.get('ename')}: {err.get('evalue')}); the partial notebook and the "
+                f"manifest (status 'failed') are in {run_dir}.",
+                record,
+            ) from error
+    return record
+
+
+# ---------------------------------------------------------------------------- the table
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    # Nested dicts become dotted columns; lists become tuples (hashable, sortable).
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
+    elif isinstance(value, list):
+        out[prefix] = tuple(value)
+    else:
+        out[prefix] = value
+
+
+@functools.cache
+def _runs_table_class() -> type:
+    import pandas as pd
+
+    class RunsTable(pd.DataFrame):
+        """The runs table: a DataFrame that renders compactly in Jupyter."""
+
+        @property
+        def _constructor(self) -> type:
+            return RunsTable
+
+        def _repr_html_(self) -> str:
+            frame = pd.DataFrame(self)
+            return frame.to_html(
+                max_rows=60,
+                max_cols=30,
+                float_format=lambda x: f"{x:.4g}",
+                na_rep="",
+                border=0,
+                classes="qresearch-runs",
+            )
+
+    return RunsTable
+
+
+_FIXED = ("status", "notebook", "started", "duration_s", "data_fingerprint", "git_commit", "path")
+
+
+def load_runs(out_dir: str | Path = "reports/runs") -> pd.DataFrame:
+    """Return one row per run folder in ``out_dir``: parameters, status and metrics.
+
+    Columns: ``status``, ``notebook``, every parameter, every metric (nested values as
+    dotted names; a metric whose name is taken gets a ``metric.`` prefix), then
+    ``started``, ``duration_s``, ``data_fingerprint``, ``git_commit`` and ``path``;
+    the index is ``run_id``, ordered by start time. ``df.attrs["params"]`` and
+    ``df.attrs["metrics"]`` list the parameter and metric columns. A folder whose
+    manifest cannot be read is a row with status ``"unreadable"`` and the reason in
+    ``error``. A missing folder gives an empty table.
+    """
+    import pandas as pd
+
+    root = Path(out_dir).expanduser()
+    rows: list[dict[str, Any]] = []
+    param_cols: list[str] = []
+    metric_cols: list[str] = []
+    folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    for folder in folders:
+        if folder.name.startswith(".") or not (folder / MANIFEST_FILE).exists():
+            continue
+        try:
+            record = RunRecord.load(folder)
+        except (OSError, ValueError) as exc:
+            rows.append(
+                {"run_id": folder.name, "status": "unreadable", "error": str(exc), "path": folder}
+            )
+            continue
+        m = record.manifest
+        row: dict[str, Any] = {"run_id": record.run_id, "status": record.status}
+        row["notebook"] = Path(str(m.get("notebook", ""))).name
+        params: dict[str, Any] = {}
+        _flatten("", record.params, params)
+        metrics: dict[str, Any] = {}
+        _flatten("", jsonable(record.metrics), metrics)
+        for k, v in params.items():
+            row[k] = v
+            if k not in param_cols:
+                param_cols.append(k)
+        for k, v in metrics.items():
+            col = k if k not in params and k not in _FIXED and k != "run_id" else f"metric.{k}"
+            row[col] = v
+            if col not in metric_cols:
+                metric_cols.append(col)
+        if record.error:
+            row["error"] = f"{record.error.get('ename')}: {record.error.get('evalue')}"
+        row.update(
+            started=m.get("started"),
+            duration_s=m.get("duration_s"),
+            data_fingerprint=m.get("data_fingerprint"),
+            git_commit=(m.get("git") or {}).get("commit"),
+            path=str(folder),
+        )
+        rows.append(row)
+    columns = ["status", "notebook", *param_cols, *metric_cols]
+    columns += [c for c in ("error", *_FIXED[2:]) if any(c in r for r in rows)]
+    table = pd.DataFrame(rows, columns=["run_id", *columns])
+    if not table.empty:
+        table["started"] = pd.to_datetime(table["started"], utc=True, format="ISO8601")
+        table = table.sort_values("started", kind="stable")
+    table = table.set_index("run_id")
+    out = _runs_table_class()(table)
+    out.attrs["params"] = param_cols
+    out.attrs["metrics"] = metric_cols
+    return out
