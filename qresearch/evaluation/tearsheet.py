@@ -9,7 +9,13 @@
   (backend, rcParams, open figures, interactive mode) as it found it, except that
   Agg stays selected when no backend had been chosen yet;
 - writes the report through a temporary file in the target folder, so a failure
-  leaves no half-written report.
+  leaves no half-written report;
+- fixes what quantstats gets wrong on the page: every statistic uses all the dates of
+  the returns (quantstats would silently start at the first date on which both the
+  strategy and the benchmark moved), and the page says which dates it covers; the
+  "EOY Returns vs Benchmark" bars sit on their year labels with pandas 3; the metric
+  "CAGR" has no glyph that common fonts lack; an undefined EOY cell shows a dash, not
+  "nan"; the EOY table fits its column.
 
 quantstats comes with the ``report`` extra (``pip install "qresearch[report]"``) and
 is imported when the function is called.
@@ -18,14 +24,16 @@ is imported when the function is called.
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import logging
 import math
 import os
+import re
 import sys
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -90,6 +98,106 @@ def _import_quantstats(mpl: ModuleType) -> ModuleType:
         {key: after[key] for key in after if key != "backend" and after[key] != before[key]}
     )
     return quantstats
+
+
+# Characters quantstats writes into the page that common fonts (Arial, Liberation Sans)
+# lack: the browser would draw a missing-glyph box. "CAGR\ufe6a%" is its metric key.
+_GLYPH_REPLACEMENTS: dict[str, str] = {"\ufe6a": ""}
+
+# CSS appended to quantstats' style: fonts that exist on every platform (DejaVu Sans
+# ships with matplotlib and most Linux systems), a dash for undefined EOY cells
+# without the "%" quantstats' CSS appends, and an EOY table that fits its 320px column.
+_EXTRA_CSS = (
+    'body,p,table,td,th{font-family:Arial,"Liberation Sans","DejaVu Sans",Helvetica,'
+    "sans-serif}"
+    "#eoy table td,#eoy table th{font-size:12px;padding-left:3px;padding-right:3px}"
+    "#eoy table th{overflow-wrap:anywhere}"
+    '#eoy table td.qr-na:after{content:""}'
+    "#qr-coverage{color:#555;margin:6px 0 0}"
+)
+
+_NAN_CELL = re.compile(r"<td>\s*-?nan%?\s*</td>", re.IGNORECASE)
+
+
+def _indexed_by_year(data: Any) -> Any:
+    # Year-end values indexed by the year (an integer Index). pandas 3 places the bars
+    # of a bar plot on a regular DatetimeIndex at period ordinals (1990 -> 20), even
+    # without a freq, while quantstats puts its year labels at 0..n-1; on an integer
+    # index the bars sit at 0..n-1 and quantstats labels them with the index itself.
+    if isinstance(data, pd.Series | pd.DataFrame) and isinstance(data.index, pd.DatetimeIndex):
+        data = data.copy()
+        data.index = pd.Index(data.index.year, name="year")
+    return data
+
+
+def _bars_on_their_labels(plot_returns_bars: Callable[..., Any], quantstats: ModuleType) -> Any:
+    # quantstats' EOY bar chart, fed year-end returns indexed by year: the wrapper does
+    # the resampling quantstats would do (it needs the DatetimeIndex) and passes
+    # resample=None.
+    comp = quantstats.stats.comp
+
+    @functools.wraps(plot_returns_bars)
+    def wrapper(returns: Any, benchmark: Any = None, *args: Any, **kwargs: Any) -> Any:
+        resample = kwargs.pop("resample", "YE")
+        if resample is not None:
+            resampled = []
+            for data in (returns, benchmark):
+                if isinstance(data, pd.Series | pd.DataFrame):
+                    data = data.resample(resample).apply(comp).resample(resample).last()
+                resampled.append(data)
+            returns, benchmark = resampled
+        return plot_returns_bars(
+            _indexed_by_year(returns), _indexed_by_year(benchmark), *args, resample=None, **kwargs
+        )
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def _fixed_quantstats(quantstats: ModuleType) -> Iterator[None]:
+    # Swap in the fixed EOY bar chart while a report is drawn, then put the original back.
+    core = quantstats._plotting.core
+    original = core.plot_returns_bars
+    core.plot_returns_bars = _bars_on_their_labels(original, quantstats)
+    try:
+        yield
+    finally:
+        core.plot_returns_bars = original
+
+
+def _coverage_note(r: pd.Series, bench: pd.Series | None) -> str:
+    # One sentence under the title: which dates every statistic, table and chart uses.
+    first, last = r.index[0].strftime("%Y-%m-%d"), r.index[-1].strftime("%Y-%m-%d")
+    note = (
+        f"Every statistic, table and chart covers all {len(r):,} returns of the strategy, "
+        f"from {first} to {last}"
+    )
+    if bench is not None:
+        name = html.escape(str(bench.name))
+        note += (
+            f", and the benchmark ({name}) is read at exactly these dates (a benchmark "
+            "return filled with 0 before the call counts as a flat day). The figures equal "
+            "qr.evaluation.stats of the same series; they are not limited to the dates on "
+            "which both series moved"
+        )
+    return f'<p id="qr-coverage">{note}.</p>'
+
+
+def _fix_html(text: str, note: str) -> str:
+    # Post-process quantstats' page: glyphs, undefined EOY cells, CSS, coverage note.
+    for bad, good in _GLYPH_REPLACEMENTS.items():
+        text = text.replace(bad, good)
+    start = text.find('<div id="eoy">')
+    end = text.find("</table>", start)
+    if start >= 0 and end >= 0:
+        eoy = _NAN_CELL.sub('<td class="qr-na">&ndash;</td>', text[start:end])
+        text = text[:start] + eoy + text[end:]
+    text = text.replace("</style>", _EXTRA_CSS + "</style>", 1)
+    head = text.find("</h4>")
+    if head >= 0:
+        head += len("</h4>")
+        text = text[:head] + "\n        " + note + text[head:]
+    return text
 
 
 def _check_periods_per_year(periods_per_year: Any) -> int:
@@ -207,16 +315,20 @@ def write_tearsheet(
             # gets the usual permissions (mkstemp would create it 0600).
             tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}.tmp")
             try:
-                quantstats.reports.html(
-                    r,
-                    benchmark=bench,
-                    rf=float(risk_free),
-                    title=html.escape(title),
-                    output=str(tmp),
-                    periods_per_year=periods,
-                    download_filename=out.name,
-                    strategy_title="Strategy" if r.name is None else str(r.name),
-                )
+                with _fixed_quantstats(quantstats):
+                    quantstats.reports.html(
+                        r,
+                        benchmark=bench,
+                        rf=float(risk_free),
+                        title=html.escape(title),
+                        output=str(tmp),
+                        periods_per_year=periods,
+                        download_filename=out.name,
+                        strategy_title="Strategy" if r.name is None else str(r.name),
+                        match_dates=False,
+                    )
+                page = tmp.read_text(encoding="utf-8")
+                tmp.write_text(_fix_html(page, _coverage_note(r, bench)), encoding="utf-8")
                 os.replace(tmp, out)
             except BaseException:
                 tmp.unlink(missing_ok=True)
