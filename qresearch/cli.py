@@ -539,6 +539,72 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+_SWEEP_EPILOG = """\
+examples:
+  qresearch sweep notebooks/03_cross_sectional_momentum.ipynb --grid grid.json --jobs 4
+  qresearch sweep NOTEBOOK --grid grid.yaml --scheduler tcp://10.0.0.5:8786 --out reports/sweeps/x
+
+grid.json, a dict of lists (every combination is run) or a list of dicts (one per run):
+  {"top_n": [3, 5, 10], "method": ["hrp", "equal"]}
+
+Completed runs in --out are skipped (run again to resume). Prints the trials ranked
+by Sharpe (with the probabilistic and deflated Sharpe ratios) and writes report.html.
+
+exit status:
+  0  the sweep ran (failed trials are listed in the table)
+  3  the notebook does not exist
+  4  a missing or malformed grid file
+  2  other bad input; 1  an unexpected error
+"""
+
+
+def _read_grid_file(path: Path) -> Any:
+    # --grid: JSON or YAML, a dict of lists or a list of dicts, checked by expand_grid.
+    from qresearch.research.sweeps import expand_grid
+
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError as exc:
+            raise ParameterError(
+                "reading YAML needs PyYAML; pass a .json file or pip install pyyaml."
+            ) from exc
+        try:
+            grid = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ParameterError(f"--grid {path} is not valid YAML ({_one_line(exc)}).") from exc
+    else:
+        try:
+            grid = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise ParameterError(f"--grid {path} is not valid JSON ({exc}).") from exc
+    expand_grid(grid)
+    return grid
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from qresearch.research.sweeps import sweep
+
+    prefix = "qresearch sweep: error:"
+    if not args.notebook.is_file():
+        print(f"{prefix} notebook {args.notebook} not found; check the path.", file=sys.stderr)
+        return EXIT_NO_NOTEBOOK
+    try:
+        grid = _read_grid_file(args.grid)
+    except (QResearchError, OSError, ValueError) as exc:
+        print(f"{prefix} --grid {args.grid}: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_BAD_PARAMETER
+    if args.jobs < 1:
+        raise ParameterError(f"--jobs must be >= 1; got {args.jobs}.")
+    result = sweep(
+        args.notebook, grid, n_jobs=args.jobs, scheduler=args.scheduler, out_dir=args.out
+    )
+    shown = result.table().drop(columns=["trial_id", "duration_s"])
+    print(shown.to_string(float_format=lambda x: f"{x:.4g}", na_rep=""))
+    print(f"report: {result.to_html()}")
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     # Usage errors as one line (the problem and where to find help), exit status 2.
     def error(self, message: str) -> NoReturn:
@@ -615,6 +681,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ascending", action="store_true", help="sort smallest first")
     p.add_argument("--status", help="only runs with this status (completed, failed, running)")
     p.set_defaults(func=_cmd_runs)
+
+    p = sub.add_parser(
+        "sweep",
+        help="run a notebook over a parameter grid (local processes or a dask cluster)",
+        epilog=_SWEEP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("notebook", type=_path, help="the .ipynb file (with a 'parameters' cell)")
+    p.add_argument("--grid", type=_path, required=True, help="JSON or YAML grid file")
+    p.add_argument("--jobs", type=int, default=2, help="local worker processes (2)")
+    p.add_argument("--scheduler", help="dask scheduler address, e.g. tcp://host:8786")
+    p.add_argument("--out", type=_path, help="sweep folder (reports/sweeps/<notebook name>)")
+    p.set_defaults(func=_cmd_sweep)
     return parser
 
 

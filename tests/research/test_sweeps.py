@@ -304,10 +304,9 @@ _NOTEBOOK_CELLS = [
 ]
 
 
-def test_notebook_sweep(tmp_path: Path) -> None:
+def _write_notebook(tmp_path: Path) -> Path:
     nbformat = pytest.importorskip("nbformat")
     pytest.importorskip("papermill")
-    pytest.importorskip("qresearch.research.runs")
     nb = nbformat.v4.new_notebook()
     for tag, source in _NOTEBOOK_CELLS:
         cell = nbformat.v4.new_code_cell(source)
@@ -321,6 +320,11 @@ def test_notebook_sweep(tmp_path: Path) -> None:
     }
     path = tmp_path / "toy.ipynb"
     nbformat.write(nb, path)
+    return path
+
+
+def test_notebook_sweep(tmp_path: Path) -> None:
+    path = _write_notebook(tmp_path)
     grid = [{"seed": 1, "fail": False}, {"seed": 2, "fail": False}, {"seed": 3, "fail": True}]
     result = sweep(path, grid, n_jobs=2, out_dir=tmp_path / "sweep", progress=False)
     table = result.table().set_index("seed")
@@ -332,3 +336,73 @@ def test_notebook_sweep(tmp_path: Path) -> None:
         assert table.loc[seed, "mean_return"] == pytest.approx(r.mean())
         assert math.isfinite(table.loc[seed, "dsr"])
     assert result.name == "toy"
+
+
+# -- command line -----------------------------------------------------------------------
+
+
+def test_cli_sweep_help_shows_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    from qresearch.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "qresearch sweep notebooks/" in out and "--grid" in out and '"top_n": [3, 5' in out
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "match"),
+    [
+        ("grid.json", "{not json", "not valid JSON"),
+        ("grid.yaml", "a: [1, 2\n", "not valid YAML"),
+        ("grid.json", '{"a": 3}', "list of values"),
+        ("grid.json", "[]", "empty"),
+        ("missing.json", None, "No such file"),
+    ],
+)
+def test_cli_sweep_bad_grid_exits_4(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str | None, match: str
+) -> None:
+    from qresearch.cli import main
+
+    notebook = tmp_path / "nb.ipynb"
+    notebook.write_text("{}")
+    grid = tmp_path / name
+    if text is not None:
+        grid.write_text(text)
+    code = main(["sweep", str(notebook), "--grid", str(grid), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 4
+    assert err.count("\n") == 1 and err.startswith("qresearch sweep: error: --grid")
+    assert match in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_sweep_missing_notebook_exits_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from qresearch.cli import main
+
+    grid = tmp_path / "grid.json"
+    grid.write_text('{"seed": [1]}')
+    assert main(["sweep", str(tmp_path / "nope.ipynb"), "--grid", str(grid)]) == 3
+    assert "not found" in capsys.readouterr().err
+
+
+def test_cli_sweep_runs_and_prints_the_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from qresearch.cli import main
+
+    notebook = _write_notebook(tmp_path)
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("seed: [1, 2]\n")
+    out = tmp_path / "sweep"
+    assert (
+        main(["sweep", str(notebook), "--grid", str(grid), "--jobs", "1", "--out", str(out)]) == 0
+    )
+    printed = capsys.readouterr().out
+    assert "seed" in printed and "dsr" in printed and "mean_return" in printed
+    assert printed.strip().splitlines()[-1] == f"report: {out / 'report.html'}"
+    assert (out / "report.html").is_file()
