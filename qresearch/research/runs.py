@@ -598,7 +598,8 @@ def load_runs(out_dir: str | Path = "reports/runs") -> pd.DataFrame:
     """Return one row per run folder in ``out_dir``: parameters, status and metrics.
 
     Columns: ``status``, ``notebook``, every parameter, every metric (nested values as
-    dotted names; a metric whose name is taken gets a ``metric.`` prefix), then
+    dotted names; a parameter named like a fixed column gets a ``param.`` prefix, a
+    metric whose name is taken a ``metric.`` prefix), then
     ``started``, ``duration_s``, ``data_fingerprint``, ``git_commit`` and ``path``;
     the index is ``run_id``, ordered by start time. ``df.attrs["params"]`` and
     ``df.attrs["metrics"]`` list the parameter and metric columns. A folder whose
@@ -629,12 +630,14 @@ def load_runs(out_dir: str | Path = "reports/runs") -> pd.DataFrame:
         _flatten("", record.params, params)
         metrics: dict[str, Any] = {}
         _flatten("", jsonable(record.metrics), metrics)
+        taken = {*_FIXED, "run_id", "error"}
         for k, v in params.items():
-            row[k] = v
-            if k not in param_cols:
-                param_cols.append(k)
+            col = k if k not in taken else f"param.{k}"
+            row[col] = v
+            if col not in param_cols:
+                param_cols.append(col)
         for k, v in metrics.items():
-            col = k if k not in params and k not in _FIXED and k != "run_id" else f"metric.{k}"
+            col = k if k not in taken and k not in params else f"metric.{k}"
             row[col] = v
             if col not in metric_cols:
                 metric_cols.append(col)

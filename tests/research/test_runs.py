@@ -1,0 +1,460 @@
+"""Notebook runs: manifests, reuse, parameter checks, failures, the runs table, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from qresearch.cli import _param_value
+from qresearch.exceptions import ParameterError
+from qresearch.research import (
+    RUN_DIR_ENV,
+    RunError,
+    RunRecord,
+    check_parameters,
+    load_runs,
+    notebook_parameters,
+    record_data,
+    record_metrics,
+    run_notebook,
+)
+from qresearch.research.manifest import git_info, write_json_atomic
+from tests.conftest import make_bars, make_close
+
+nbformat = pytest.importorskip("nbformat")
+pytest.importorskip("papermill")
+
+PARAMS_CELL = """\
+# Parameters (papermill overrides these)
+window = 10
+rate = 0.5
+method = "hrp"
+flag = False
+symbols = ["A", "B"]
+seed = 7
+start = None
+out_dir = "unused"
+"""
+
+WORK_CELL = """\
+import pandas as pd
+import qresearch.api as qr
+
+close = pd.DataFrame(
+    {"A": [1.0, 2.0, 3.0]}, index=pd.date_range("2020-01-01", periods=3, name="timestamp")
+)
+close = qr.research.record_data(close, name="close")
+qr.research.record_metrics({"sharpe": window * rate, "trades": 3})
+with open(f"{out_dir}/artifact.txt", "w") as fh:
+    fh.write(method)
+"""
+
+FAIL_CELL = """\
+if method == "boom":
+    raise ValueError("the notebook failed on purpose")
+"""
+
+
+def write_notebook(path: Path) -> Path:
+    nb = nbformat.v4.new_notebook(
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        }
+    )
+    params = nbformat.v4.new_code_cell(PARAMS_CELL)
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# A tiny research notebook"),
+        params,
+        nbformat.v4.new_code_cell(WORK_CELL),
+        nbformat.v4.new_code_cell(FAIL_CELL),
+        nbformat.v4.new_code_cell("print('done')"),
+    ]
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    # One completed and one failed run, shared by the tests below (each takes seconds).
+    root = tmp_path_factory.mktemp("runs")
+    notebook = write_notebook(root / "tiny.ipynb")
+    out = root / "reports" / "runs"
+    ok = run_notebook(notebook, {"window": 20}, out_dir=out)
+    with pytest.raises(RunError, match="failed in cell 3") as info:
+        run_notebook(notebook, {"method": "boom"}, out_dir=out)
+    return {"root": root, "notebook": notebook, "out": out, "ok": ok, "failed": info.value}
+
+
+# -- runs and manifests -----------------------------------------------------------------
+
+
+def test_a_run_writes_its_folder_and_manifest(runs: dict) -> None:
+    record: RunRecord = runs["ok"]
+    assert record.status == "completed" and record.ok
+    assert record.path == runs["out"].resolve() / record.run_id
+    assert record.run_id.startswith("tiny-")
+    assert record.notebook_path == record.path / "tiny.ipynb"
+    assert record.notebook_path.is_file()
+    manifest = json.loads((record.path / "manifest.json").read_text())
+    assert manifest == record.manifest
+    assert manifest["run_id"] == record.run_id
+    assert record.run_id.endswith(manifest["config_id"])
+    assert manifest["notebook"] == str(runs["notebook"])
+    assert manifest["parameters_given"] == {"window": 20}
+    assert manifest["parameters"]["window"] == 20 and manifest["parameters"]["rate"] == 0.5
+    # out_dir was declared and not given: it points at the run folder.
+    assert manifest["injected"] == {"out_dir": str(record.path)}
+    assert record.params["out_dir"] == str(record.path)
+    assert manifest["seed"] == 7
+    assert record.metrics == {"sharpe": 10.0, "trades": 3}
+    assert manifest["versions"]["python"] and manifest["versions"]["papermill"]
+    assert manifest["started"] <= manifest["finished"] and manifest["duration_s"] > 0
+    assert manifest["artifacts"] == [{"path": "artifact.txt", "bytes": 3}]
+    assert (record.path / "artifact.txt").read_text() == "hrp"
+    # The data the notebook recorded, with the fingerprint qr.data.fingerprint gives.
+    from qresearch.data import fingerprint
+
+    close = pd.DataFrame(
+        {"A": [1.0, 2.0, 3.0]}, index=pd.date_range("2020-01-01", periods=3, name="timestamp")
+    )
+    (entry,) = manifest["data"]
+    assert entry["name"] == "close" and entry["fingerprint"] == fingerprint(close)
+    assert entry["rows"] == 3 and entry["symbols"] == ["A"]
+    assert entry["start"].startswith("2020-01-01") and entry["end"].startswith("2020-01-03")
+    assert len(manifest["data_fingerprint"]) == 16
+    assert "error" not in manifest
+    assert not list(runs["out"].glob(".*.lock"))  # the run lock is released
+
+
+def test_the_same_run_is_recognised_and_not_repeated(runs: dict) -> None:
+    again = run_notebook(runs["notebook"], {"window": 20}, out_dir=runs["out"])
+    assert again == runs["ok"]
+    # Passing a default explicitly is the same run.
+    same = run_notebook(runs["notebook"], {"window": 20, "rate": 0.5}, out_dir=runs["out"])
+    assert same.run_id == runs["ok"].run_id
+    # Other parameters are another run id (not executed here).
+    other = check_parameters(runs["notebook"], {"window": 21})
+    assert other["window"] == 21
+
+
+def test_force_runs_again(runs: dict) -> None:
+    first = runs["ok"]
+    forced = run_notebook(runs["notebook"], {"window": 20}, out_dir=runs["out"], force=True)
+    assert forced.run_id == first.run_id and forced.ok
+    assert forced.manifest["started"] > first.manifest["started"]
+    assert forced.metrics == first.metrics
+
+
+# -- failures ---------------------------------------------------------------------------
+
+
+def test_a_failed_run_keeps_its_folder_marked_failed(runs: dict) -> None:
+    exc: RunError = runs["failed"]
+    record = exc.record
+    assert record is not None and record.status == "failed" and not record.ok
+    assert "ValueError" in str(exc) and str(record.path) in str(exc)
+    error = record.error
+    assert error is not None
+    assert error["ename"] == "ValueError"
+    assert error["evalue"] == "the notebook failed on purpose"
+    assert error["cell_index"] == 3  # in the source notebook (markdown cell counted)
+    assert 'raise ValueError("the notebook failed on purpose")' in error["cell_source"]
+    # The partially executed notebook: the cells before ran, the last one did not.
+    executed = nbformat.read(record.notebook_path, as_version=4)
+    outputs = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert any(o.get("output_type") == "error" for o in outputs)
+    assert not any("done" in str(o.get("text", "")) for o in outputs)
+    # What ran before the failure is recorded; the completed run is untouched.
+    assert record.metrics == {"sharpe": 5.0, "trades": 3}
+    assert runs["ok"].path.is_dir() and RunRecord.load(runs["ok"].path).ok
+
+
+def test_raise_on_failure_false_returns_the_failed_record(runs: dict, tmp_path: Path) -> None:
+    # A notebook without parameters that fails in its first cell.
+    notebook = tmp_path / "fails.ipynb"
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}}
+    )
+    nb.cells = [nbformat.v4.new_code_cell("raise KeyError('missing')")]
+    nbformat.write(nb, notebook)
+    record = run_notebook(notebook, {}, out_dir=tmp_path / "runs", raise_on_failure=False)
+    assert record.status == "failed" and record.error["ename"] == "KeyError"
+    assert record.error["cell_index"] == 0
+    assert record.manifest["git"] is None or "commit" in record.manifest["git"]
+
+
+# -- parameters -------------------------------------------------------------------------
+
+
+def test_parameters_are_read_from_the_parameters_cell(runs: dict) -> None:
+    declared = notebook_parameters(runs["notebook"])
+    assert declared == {
+        "window": 10,
+        "rate": 0.5,
+        "method": "hrp",
+        "flag": False,
+        "symbols": ["A", "B"],
+        "seed": 7,
+        "start": None,
+        "out_dir": "unused",
+    }
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"windw": 5}, r"has no parameter 'windw'.*declares: window=10, rate=0.5"),
+        ({"window": "10"}, r"parameter 'window' must be an int like its default 10; got str"),
+        ({"window": 1.5}, r"'window' must be an int .*got float 1.5"),
+        ({"window": True}, r"'window' must be an int"),
+        ({"flag": 1}, r"'flag' must be a bool"),
+        ({"method": 3}, r"'method' must be a str"),
+        ({"symbols": "A"}, r"'symbols' must be a list"),
+        ({"rate": float("nan")}, r"'rate' = nan is not JSON data"),
+    ],
+)
+def test_bad_parameters_raise_before_running(
+    runs: dict, tmp_path: Path, params: dict, match: str
+) -> None:
+    with pytest.raises(ParameterError, match=match) as info:
+        run_notebook(runs["notebook"], params, out_dir=tmp_path / "runs")
+    assert "tiny.ipynb" in str(info.value)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_parameter_types_that_are_fine(runs: dict) -> None:
+    resolved = check_parameters(
+        runs["notebook"], {"rate": 1, "symbols": ("X",), "start": "2020-01-01", "flag": True}
+    )
+    assert resolved["rate"] == 1 and resolved["symbols"] == ["X"]
+    assert resolved["start"] == "2020-01-01" and resolved["flag"] is True
+
+
+def test_notebook_problems(tmp_path: Path) -> None:
+    with pytest.raises(ParameterError, match=r"notebook 'nope.ipynb' does not exist"):
+        run_notebook("nope.ipynb", {})
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text("not json")
+    with pytest.raises(ParameterError, match="is not a JSON notebook"):
+        notebook_parameters(bad)
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("%matplotlib inline\nx = 1\ny = (")
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell]
+    nbformat.write(nb, tmp_path / "syntax.ipynb")
+    with pytest.raises(ParameterError, match=r"parameters cell \(cell 0\) is not valid Python"):
+        notebook_parameters(tmp_path / "syntax.ipynb")
+    nb.cells = [nbformat.v4.new_code_cell("x = 1")]
+    nbformat.write(nb, tmp_path / "none.ipynb")
+    assert notebook_parameters(tmp_path / "none.ipynb") == {}
+    with pytest.raises(ParameterError, match=r"has no parameter 'x'; .*declares: none"):
+        check_parameters(tmp_path / "none.ipynb", {"x": 2})
+    cell = nbformat.v4.new_code_cell(
+        "import pandas as pd\nwhen: str = pd.Timestamp('2020')\nn: int = 3"
+    )
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell]
+    nbformat.write(nb, tmp_path / "expr.ipynb")
+    assert notebook_parameters(tmp_path / "expr.ipynb") == {"when": ..., "n": 3}
+    assert check_parameters(tmp_path / "expr.ipynb", {"when": "2021"}) == {"when": "2021", "n": 3}
+
+
+# -- recording inside / outside a run ---------------------------------------------------
+
+
+def test_recording_outside_a_run_does_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(RUN_DIR_ENV, raising=False)
+    close = make_close()
+    assert record_data(close) is close
+    metrics = {"sharpe": object()}
+    assert record_metrics(metrics) is metrics
+    # A run folder that no longer exists is "outside a run" too.
+    monkeypatch.setenv(RUN_DIR_ENV, "/no/such/folder")
+    assert record_data(close, name="x") is close
+
+
+def test_recording_inside_a_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import numpy as np
+
+    from qresearch.data import fingerprint
+
+    monkeypatch.setenv(RUN_DIR_ENV, str(tmp_path))
+    close, bars = make_close(), make_bars()
+    assert record_data(close, name="close") is close
+    assert record_data(bars, name="bars") is bars
+    assert record_data(close.iloc[:, 0], name="one") is not None
+    record_data("not a panel", name="odd")  # never fails; recorded as an error
+    record_data(close.iloc[:10], name="close")  # replaces the earlier "close"
+    record_metrics({"sharpe": np.float64(1.5), "n": np.int64(3), "bad": float("inf")})
+    record_metrics(pd.Series({"sharpe": 2.0, "end": pd.Timestamp("2020-01-01")}))
+    records = json.loads((tmp_path / "records.json").read_text())
+    names = [d["name"] for d in records["data"]]
+    assert names == ["bars", "one", "odd", "close"]
+    by_name = {d["name"]: d for d in records["data"]}
+    assert by_name["close"]["fingerprint"] == fingerprint(close.iloc[:10])
+    assert by_name["close"]["rows"] == 10
+    assert by_name["bars"]["kind"] == "bars" and len(by_name["bars"]["fingerprint"]) == 16
+    assert by_name["one"]["kind"] == "series"
+    assert "error" in by_name["odd"]
+    assert records["metrics"] == {"sharpe": 2.0, "n": 3, "bad": None, "end": "2020-01-01T00:00:00"}
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_manifest_writes_are_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "manifest.json"
+    write_json_atomic(path, {"status": "running"})
+
+    def broken(*args: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_json_atomic(path, {"status": "completed"})
+    assert json.loads(path.read_text()) == {"status": "running"}
+    assert [p.name for p in tmp_path.iterdir()] == ["manifest.json"]
+
+
+def test_git_info_outside_a_repository_is_none(tmp_path: Path) -> None:
+    assert git_info(tmp_path) is None
+    info = git_info(Path(__file__).parent, Path(__file__))
+    if info is not None:  # inside the project's repository
+        assert len(info["commit"]) == 40 and isinstance(info["dirty"], bool)
+
+
+# -- the runs table ---------------------------------------------------------------------
+
+
+def test_load_runs(runs: dict) -> None:
+    table = load_runs(runs["out"])
+    assert len(table) == 2 and table.index.name == "run_id"
+    ok, failed = runs["ok"].run_id, runs["failed"].record.run_id
+    assert table.loc[ok, "status"] == "completed" and table.loc[failed, "status"] == "failed"
+    assert table.loc[ok, "window"] == 20 and table.loc[failed, "method"] == "boom"
+    assert table.loc[ok, "sharpe"] == 10.0 and table.loc[failed, "sharpe"] == 5.0
+    assert table.loc[ok, "symbols"] == ("A", "B")
+    assert "ValueError" in table.loc[failed, "error"]
+    assert "window" in table.attrs["params"] and table.attrs["metrics"] == ["sharpe", "trades"]
+    assert table["started"].is_monotonic_increasing
+    html = table._repr_html_()
+    assert "<table" in html and ok in html
+    assert isinstance(table[table["status"] == "failed"], pd.DataFrame)
+
+
+def test_load_runs_of_odd_folders(tmp_path: Path) -> None:
+    assert load_runs(tmp_path / "missing").empty
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "manifest.json").write_text("{")
+    (tmp_path / "empty").mkdir()  # no manifest: not a run
+    (tmp_path / "one").mkdir()
+    write_json_atomic(
+        tmp_path / "one" / "manifest.json",
+        {
+            "run_id": "one",
+            "status": "completed",
+            "notebook": "x.ipynb",
+            "started": "2026-01-01T00:00:00+00:00",
+            "parameters": {"status": 1, "cfg": {"a": 1}},
+            "metrics": {"status": 2.0, "window": 3},
+        },
+    )
+    table = load_runs(tmp_path)
+    assert list(table.index) == ["one", "broken"]
+    assert table.loc["broken", "status"] == "unreadable"
+    # A name taken by a fixed column or a parameter is prefixed for metrics.
+    assert table.loc["one", "cfg.a"] == 1 and table.loc["one", "param.status"] == 1
+    assert table.loc["one", "metric.status"] == 2.0 and table.loc["one", "window"] == 3
+
+
+def test_run_record_renders_as_html(runs: dict) -> None:
+    html = runs["failed"].record._repr_html_()
+    assert "<table" in html and "failed" in html and "ValueError" in html
+    assert "RunRecord(run_id=" in repr(runs["ok"])
+
+
+# -- the command line -------------------------------------------------------------------
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "qresearch", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_cli_run_and_runs(runs: dict, tmp_path: Path) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text("rate: 2\nmethod: ew\n")
+    out = tmp_path / "runs"
+    args = ("run", runs["notebook"], "-f", params, "-p", "window", "3", "--out", out)
+    done = _cli(*args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (record,) = [RunRecord.load(p) for p in out.iterdir() if not p.name.startswith(".")]
+    assert f"run folder: {record.path}" in done.stdout and "status: completed" in done.stdout
+    assert record.params["window"] == 3 and record.params["rate"] == 2
+    assert record.params["method"] == "ew" and record.metrics["sharpe"] == 6
+    again = _cli(*args, cwd=tmp_path)
+    assert again.returncode == 0 and "--force runs again" in again.stdout
+
+    table = _cli("runs", "--out", runs["out"], "--sort", "sharpe", cwd=tmp_path)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert "sharpe" in lines[0] and runs["ok"].run_id in lines[2]  # largest first
+    failed = _cli("runs", "--out", runs["out"], "--status", "failed", cwd=tmp_path)
+    assert runs["failed"].record.run_id in failed.stdout and runs["ok"].run_id not in failed.stdout
+    bad = _cli("runs", "--out", runs["out"], "--sort", "sharp", cwd=tmp_path)
+    assert bad.returncode == 2 and "--sort 'sharp' is not a column" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+    empty = _cli("runs", "--out", tmp_path / "none", cwd=tmp_path)
+    assert empty.returncode == 0 and "no runs" in empty.stdout
+
+
+def test_cli_exit_codes(runs: dict, tmp_path: Path) -> None:
+    missing = _cli("run", tmp_path / "nope.ipynb", cwd=tmp_path)
+    assert missing.returncode == 3 and "does not exist" in missing.stderr
+    unknown = _cli("run", runs["notebook"], "-p", "windw", "3", cwd=tmp_path)
+    assert unknown.returncode == 4 and "has no parameter 'windw'" in unknown.stderr
+    wrong = _cli("run", runs["notebook"], "-p", "window", "abc", cwd=tmp_path)
+    assert wrong.returncode == 4 and "'window' must be an int" in wrong.stderr
+    (tmp_path / "p.toml").write_text("")
+    bad_file = _cli("run", runs["notebook"], "-f", tmp_path / "p.toml", cwd=tmp_path)
+    assert bad_file.returncode == 4 and "unknown file type" in bad_file.stderr
+    for out in (missing, unknown, wrong, bad_file):
+        assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert not (tmp_path / "reports").exists()
+    failed = _cli(
+        "run", runs["notebook"], "-p", "method", "boom", "--out", runs["out"], cwd=tmp_path
+    )
+    assert failed.returncode == 5
+    assert "status: failed" in failed.stdout and "ValueError" in failed.stderr
+    helps = _cli("run", "--help", cwd=tmp_path).stdout
+    assert "qresearch run notebooks/" in helps and "5  the notebook failed" in helps
+    assert "qresearch runs --out" in _cli("runs", "--help", cwd=tmp_path).stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("10", 10),
+        ("0.5", 0.5),
+        ("hrp", "hrp"),
+        ("true", True),
+        ("null", None),
+        ('"10"', "10"),
+        ("[ORCL, NVDA]", ["ORCL", "NVDA"]),
+        ("[1, 2]", [1, 2]),
+        ("2020-01-01", "2020-01-01"),  # YAML would make a date; kept as text
+        ("a: b: c", "a: b: c"),  # not valid YAML: the text
+    ],
+)
+def test_cli_values_are_json_or_yaml_scalars(text: str, value: object) -> None:
+    assert _param_value(text) == value
