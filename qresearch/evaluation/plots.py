@@ -28,6 +28,33 @@ __all__ = ["monthly_returns_table", "plot_performance", "rolling_sharpe"]
 
 _MONTHS = list(calendar.month_abbr)[1:]
 
+# Growth beyond this factor (largest / smallest growth of 1 drawn) switches the growth
+# panel to a log axis when log_scale is None: on a linear axis the early years are flat.
+LOG_SCALE_GROWTH = 10.0
+
+# Pixel heights of the panels; the heatmap gets a row height at which its 10px cell
+# labels and its year labels stay readable.
+_GROWTH_PX, _DRAWDOWN_PX, _SHARPE_PX = 420, 190, 190
+_HEATMAP_ROW_PX, _HEATMAP_MIN_PX = 22, 160
+_SPACING_PX, _MARGIN_TOP_PX, _MARGIN_BOTTOM_PX = 60, 110, 60
+
+
+def _benchmark_label(strategy_name: str, benchmark_name: Any) -> str:
+    # The benchmark's legend name: its Series name when that differs from the
+    # strategy's, else "Benchmark" (two traces called "equity" cannot be told apart).
+    if benchmark_name is None or str(benchmark_name) == strategy_name:
+        return "Benchmark"
+    return str(benchmark_name)
+
+
+def _wants_log_scale(*growth: pd.Series) -> bool:
+    # A log axis when the largest growth-of-1 value (over the curves and the starting
+    # 1) is more than LOG_SCALE_GROWTH times the smallest and all are positive (a log
+    # axis cannot show a total loss).
+    values = pd.concat([g.dropna() for g in growth] + [pd.Series([1.0])])
+    low, high = float(values.min()), float(values.max())
+    return low > 0 and high / low > LOG_SCALE_GROWTH
+
 
 def _returns_series(returns: Any, name: str = "returns", min_length: int = 1) -> pd.Series:
     # A float Series on a sorted, unique DatetimeIndex with its NaN rows dropped.
@@ -166,7 +193,7 @@ def plot_performance(
     title: str = "qresearch backtest",
     periods_per_year: float = 252,
     window: int = 126,
-    log_scale: bool = False,
+    log_scale: bool | None = None,
 ) -> go.Figure:
     """Plot cumulative growth, drawdown, rolling Sharpe and monthly returns.
 
@@ -185,20 +212,24 @@ def plot_performance(
     window : int, default 126
         Number of returns per rolling Sharpe window. Formerly ``rolling_window``
         (deprecated alias, removed in the next release).
-    log_scale : bool, default False
-        Draw the cumulative growth on a logarithmic axis.
+    log_scale : bool, optional
+        Draw the cumulative growth on a logarithmic axis. By default (None) the axis
+        is logarithmic when the growth spans more than a factor of 10 (largest over
+        smallest value of the curves and the starting 1), linear otherwise.
 
     Returns
     -------
     plotly.graph_objects.Figure
         Four stacked panels sharing the time axis, then the heatmap:
 
-        1. growth of 1, ``cumprod(1 + r)`` (traces named after the series, or
-           ``"Strategy"`` / ``"Benchmark"``);
+        1. growth of 1, ``cumprod(1 + r)``: the strategy trace named after the
+           returns (or ``"Strategy"``), the benchmark trace after the benchmark
+           when its name differs from the strategy's (else ``"Benchmark"``);
         2. ``"Drawdown"``: :func:`qresearch.evaluation.drawdown`, as a fraction;
         3. ``"Rolling Sharpe"``: :func:`rolling_sharpe`;
         4. ``"Monthly returns"``: :func:`monthly_returns_table` (percent), years x
-           months.
+           months, every year labelled; the figure grows with the number of years
+           so that each cell keeps a readable label.
 
     Raises
     ------
@@ -222,16 +253,24 @@ def plot_performance(
     subplots = import_optional("plotly.subplots", extra="report")
     if not isinstance(title, str):
         raise ParameterError(f"The 'title' parameter must be a string; got {title!r}.")
+    if log_scale is not None and not isinstance(log_scale, bool):
+        raise ParameterError(
+            f"The 'log_scale' parameter must be True, False or None (automatic); got {log_scale!r}."
+        )
     p = _check_periods(periods_per_year)
     r = _returns_series(returns)
     window = _check_window(window, len(r), "plot_performance")
     bench = None if benchmark is None else _aligned_benchmark(benchmark, r.index)
 
+    table = monthly_returns_table(r)
+    heatmap_px = max(_HEATMAP_MIN_PX, _HEATMAP_ROW_PX * len(table))
+    panels_px = [_GROWTH_PX, _DRAWDOWN_PX, _SHARPE_PX, heatmap_px]
+    plot_px = sum(panels_px) + 3 * _SPACING_PX
     fig = subplots.make_subplots(
         rows=4,
         cols=1,
-        row_heights=[0.36, 0.16, 0.16, 0.32],
-        vertical_spacing=0.05,
+        row_heights=[px / sum(panels_px) for px in panels_px],
+        vertical_spacing=_SPACING_PX / plot_px,
         subplot_titles=(
             "Growth of 1",
             "Drawdown",
@@ -240,19 +279,21 @@ def plot_performance(
         ),
     )
     strategy_name = "Strategy" if r.name is None else str(r.name)
+    growth = (1.0 + r).cumprod()
+    bench_growth = None if bench is None else (1.0 + bench).cumprod()
+    if log_scale is None:
+        log_scale = _wants_log_scale(growth, *([] if bench_growth is None else [bench_growth]))
     fig.add_trace(
-        graph_objects.Scatter(
-            x=r.index, y=(1.0 + r).cumprod().to_numpy(), name=strategy_name, mode="lines"
-        ),
+        graph_objects.Scatter(x=r.index, y=growth.to_numpy(), name=strategy_name, mode="lines"),
         row=1,
         col=1,
     )
-    if bench is not None:
+    if bench is not None and bench_growth is not None:
         fig.add_trace(
             graph_objects.Scatter(
                 x=bench.index,
-                y=(1.0 + bench).cumprod().to_numpy(),
-                name="Benchmark" if bench.name is None else str(bench.name),
+                y=bench_growth.to_numpy(),
+                name=_benchmark_label(strategy_name, bench.name),
                 mode="lines",
                 line={"color": "gray"},
             ),
@@ -284,7 +325,6 @@ def plot_performance(
         row=3,
         col=1,
     )
-    table = monthly_returns_table(r)
     fig.add_trace(
         graph_objects.Heatmap(
             z=table.to_numpy(),
@@ -294,6 +334,9 @@ def plot_performance(
             colorscale="RdYlGn",
             zmid=0.0,
             texttemplate="%{z:.1f}",
+            textfont={"size": 10},
+            xgap=1,
+            ygap=1,
             hovertemplate="%{y} %{x}: %{z:.2f}%<extra></extra>",
             showscale=False,
         ),
@@ -305,12 +348,13 @@ def plot_performance(
     fig.update_xaxes(matches="x", row=3, col=1)
     fig.update_yaxes(type="log" if log_scale else "linear", row=1, col=1)
     fig.update_yaxes(tickformat=".0%", row=2, col=1)
-    fig.update_yaxes(type="category", autorange="reversed", row=4, col=1)
+    fig.update_yaxes(title_text="log scale" if log_scale else None, row=1, col=1)
+    fig.update_yaxes(type="category", autorange="reversed", dtick=1, row=4, col=1)
     fig.update_layout(
         title={"text": title},
-        height=1100,
+        height=plot_px + _MARGIN_TOP_PX + _MARGIN_BOTTOM_PX,
         hovermode="x unified",
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0.0},
-        margin={"t": 110},
+        margin={"t": _MARGIN_TOP_PX, "b": _MARGIN_BOTTOM_PX},
     )
     return fig

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -45,7 +46,7 @@ def test_traces_and_layout(fig, aapl: pd.Series) -> None:
     assert [t.name for t in fig.data] == ["AAPL", "Drawdown", "Rolling Sharpe", "Monthly returns"]
     assert [t.type for t in fig.data] == ["scatter", "scatter", "scatter", "heatmap"]
     assert fig.layout.title.text == "qresearch backtest"
-    assert fig.layout.yaxis.type == "linear"
+    assert fig.layout.yaxis.type == "log"  # AAPL grew far more than 10x since 1990
     for name in ("AAPL", "Drawdown", "Rolling Sharpe"):
         x = pd.DatetimeIndex(_trace(fig, name).x)
         assert x.equals(pd.DatetimeIndex(aapl.dropna().index)), name
@@ -250,3 +251,77 @@ def test_missing_plotly_names_the_extra(monkeypatch: pytest.MonkeyPatch, aapl: p
         monkeypatch.setitem(sys.modules, name, None)
     with pytest.raises(OptionalDependencyError, match=r"qresearch\[report\]"):
         plot_performance(aapl)
+
+
+def _flat_then(growth: list[float]) -> pd.Series:
+    # Returns whose growth of 1 is exactly `growth` (hand-built).
+    values = [growth[0] - 1.0] + [b / a - 1.0 for a, b in itertools.pairwise(growth)]
+    return pd.Series(values, index=pd.date_range("2024-01-01", periods=len(growth)))
+
+
+@pytest.mark.parametrize(
+    ("growth", "bench_growth", "expected"),
+    [
+        ([1.5, 10.0], None, "linear"),  # largest / smallest = 10: not more than 10x
+        ([1.5, 10.5], None, "log"),
+        ([0.5, 0.09], None, "log"),  # a fall to 0.09 is a factor of 11 as well
+        ([1.2, 0.0], None, "linear"),  # a total loss cannot be drawn on a log axis
+        ([1.1, 1.3], [2.0, 12.0], "log"),  # the benchmark's growth counts too
+        ([1.1, 1.3], [2.0, 3.0], "linear"),
+    ],
+)
+def test_log_scale_by_default_when_growth_exceeds_ten_times(
+    growth: list[float], bench_growth: list[float] | None, expected: str
+) -> None:
+    r = _flat_then(growth)
+    bench = None if bench_growth is None else _flat_then(bench_growth)
+    fig = plot_performance(r, benchmark=bench, window=2)
+    assert fig.layout.yaxis.type == expected
+    assert fig.layout.yaxis.title.text == ("log scale" if expected == "log" else None)
+
+
+def test_log_scale_given_explicitly_wins(aapl: pd.Series) -> None:
+    assert plot_performance(aapl, log_scale=False).layout.yaxis.type == "linear"
+    assert plot_performance(aapl.loc["2014"], log_scale=True).layout.yaxis.type == "log"
+    assert plot_performance(aapl.loc["2014"]).layout.yaxis.type == "linear"  # 1.4x
+    with pytest.raises(ParameterError, match="'log_scale' parameter must be True, False or None"):
+        plot_performance(aapl, log_scale="auto")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("strategy_name", "bench_name", "expected"),
+    [
+        ("equity", "equity", ("equity", "Benchmark")),
+        ("equity", "SPY", ("equity", "SPY")),
+        ("equity", None, ("equity", "Benchmark")),
+        (None, None, ("Strategy", "Benchmark")),
+        (None, "Strategy", ("Strategy", "Benchmark")),
+        ("equity", 0, ("equity", "0")),
+    ],
+)
+def test_benchmark_legend_names_the_benchmark(
+    aapl: pd.Series, strategy_name, bench_name, expected: tuple[str, str]
+) -> None:
+    r = aapl.loc["2014"].rename(strategy_name)
+    bench = (r * 0.5).rename(bench_name)
+    fig = plot_performance(r, benchmark=bench, window=21)
+    assert tuple(t.name for t in fig.data[:2]) == expected
+    assert [t.showlegend for t in fig.data[:2]] == [None, None]  # both in the legend
+
+
+def test_heatmap_labels_are_readable(fig, aapl: pd.Series) -> None:
+    # Every year labelled, cell text of 10px, and each heatmap row at least 20px tall
+    # (the figure grows with the number of years).
+    heat = _trace(fig, "Monthly returns")
+    n_years = len(heat.y)
+    assert n_years == aapl.index[-1].year - 1990 + 1
+    layout = fig.layout
+    assert layout.yaxis4.dtick == 1 and layout.yaxis4.type == "category"
+    assert heat.textfont.size >= 10 and heat.texttemplate == "%{z:.1f}"
+    plot_px = layout.height - layout.margin.t - layout.margin.b
+    row_px = (layout.yaxis4.domain[1] - layout.yaxis4.domain[0]) * plot_px / n_years
+    assert row_px >= 20
+    short = plot_performance(aapl.loc["2014"], window=21)
+    assert short.layout.height < layout.height  # one year: no empty space
+    short_px = short.layout.height - short.layout.margin.t - short.layout.margin.b
+    assert (short.layout.yaxis4.domain[1] - short.layout.yaxis4.domain[0]) * short_px >= 20
