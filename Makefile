@@ -38,8 +38,10 @@ test: lint typecheck unit
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/run_all.py
 
+# Jupyter refuses to run as root without --allow-root (containers often run as root);
+# notebooks find data/ and reports/ from the project root whatever the working directory.
 lab: $(VENV)/.installed-all
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache reports/demo

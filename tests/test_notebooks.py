@@ -12,6 +12,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 @pytest.mark.parametrize(
     ("name", "params"),
     [
+        ("00_quickstart.ipynb", {"start": "2010-01-01", "end": "2014-12-31", "top_n": 3}),
         ("01_data_lake.ipynb", {"start": "2013-01-01", "end": "2014-06-30", "symbols": ["ORCL"]}),
         (
             "02_meta_labeling.ipynb",
@@ -21,6 +22,14 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
             "03_cross_sectional_momentum.ipynb",
             {"start": "2010-01-01", "end": "2014-12-31", "top_n": 5},
         ),
+        # Optimizers that concentrate the book: the 20% cap then leaves cash, never crashes.
+        *[
+            (
+                "03_cross_sectional_momentum.ipynb",
+                {"start": "2012-01-01", "end": "2014-12-31", "top_n": 5, "method": method},
+            )
+            for method in ("max_sharpe", "min_vol")
+        ],
         ("04_event_driven_validation.ipynb", {"start": "2005-01-01", "end": "2014-12-31"}),
     ],
 )
@@ -61,3 +70,28 @@ def test_notebook_runs_under_papermill(name: str, params: dict, tmp_path: Path) 
         assert (tmp_path / "out" / "performance.html").exists()
     else:
         assert (tmp_path / "out" / "tearsheet.html").exists()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["00_quickstart.ipynb", "02_meta_labeling.ipynb", "03_cross_sectional_momentum.ipynb"],
+)
+def test_notebook_finds_the_project_root_from_any_folder(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first code cell sets ROOT: the folder holding pyproject.toml above the working
+    # directory (as under `make lab`, which starts in notebooks/), else the working directory.
+    nbformat = pytest.importorskip("nbformat")
+
+    cells = nbformat.read(NOTEBOOKS / name, as_version=4).cells
+    first = next(c for c in cells if c.cell_type == "code")
+    assert "parameters" not in first.metadata.get("tags", [])
+    for cwd, root in [
+        (NOTEBOOKS, NOTEBOOKS.parent),
+        (NOTEBOOKS.parent / "qresearch" / "portfolio", NOTEBOOKS.parent),
+        (tmp_path, tmp_path),
+    ]:
+        monkeypatch.chdir(cwd)
+        namespace: dict[str, object] = {}
+        exec(first.source, namespace)
+        assert namespace["ROOT"] == root
