@@ -394,7 +394,7 @@ code and parameters are run once: a completed run is reused (--force runs again)
 exit status:
   0  the run completed (or a completed run was reused)
   3  the notebook does not exist
-  4  an unknown parameter, a value of the wrong type, or a bad -f file
+  4  an unknown parameter, a value of the wrong type, a bad -f file or a missing --input
   5  the notebook failed (its folder keeps the partial notebook, status "failed")
   2  other bad input; 1  an unexpected error
 """
@@ -488,6 +488,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             kernel=args.kernel,
             timeout=args.timeout,
             force=args.force,
+            inputs=args.input,
         )
     except RunError as exc:
         if exc.record is None:  # the same run is running elsewhere
@@ -668,6 +669,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="run again even if already completed")
     p.add_argument("--kernel", default=None, help="Jupyter kernel name (default python3)")
     p.add_argument("--timeout", type=float, default=None, help="seconds each cell may run")
+    p.add_argument(
+        "--input",
+        type=_path,
+        action="append",
+        metavar="PATH",
+        help="a data file or folder the notebook reads; its bytes are part of the run id",
+    )
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser(

@@ -23,6 +23,7 @@ from qresearch.research.runs import (
     check_parameters,
     load_runs,
     notebook_parameters,
+    notebook_run_id,
     run_notebook,
 )
 from qresearch.research.sweeps import SweepResult, expand_grid, load_sweep, sweep
@@ -38,6 +39,7 @@ __all__ = [
     "load_runs",
     "load_sweep",
     "notebook_parameters",
+    "notebook_run_id",
     "record_data",
     "record_metrics",
     "run_notebook",

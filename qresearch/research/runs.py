@@ -19,7 +19,7 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +46,7 @@ __all__ = [
     "check_parameters",
     "load_runs",
     "notebook_parameters",
+    "notebook_run_id",
     "run_notebook",
 ]
 
@@ -212,6 +213,59 @@ def _code_hash(nb: Mapping[str, Any]) -> str:
     return h.hexdigest()[:16]
 
 
+def _inputs_fingerprint(inputs: Sequence[str | Path]) -> dict[str, str]:
+    # SHA-256 (16 hex) of each input file's bytes; a folder hashes its files' relative
+    # paths and bytes (dot-files skipped). A missing input is a ParameterError.
+    out: dict[str, str] = {}
+    for item in inputs:
+        path = Path(item).expanduser()
+        if not path.exists():
+            raise ParameterError(
+                f"inputs: {str(path)!r} does not exist; pass the data files or folders "
+                "the notebook reads."
+            )
+        h = hashlib.sha256()
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        for file in files:
+            rel = file.relative_to(path)
+            if any(part.startswith(".") for part in rel.parts):
+                continue
+            h.update(f"{rel.as_posix()}\0".encode())
+            with file.open("rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    h.update(chunk)
+        out[str(item)] = h.hexdigest()[:16]
+    return out
+
+
+def notebook_run_id(
+    path: str | Path,
+    params: Mapping[str, Any] | None = None,
+    inputs: Sequence[str | Path] | None = None,
+) -> str:
+    """Return the run id :func:`run_notebook` gives these arguments, without running.
+
+    ``<notebook name>-<config_id>``: ``config_id`` hashes the notebook's code cells,
+    the resolved parameters (defaults included) and, when given, the bytes of the
+    ``inputs`` files. Raises :class:`ParameterError` like :func:`run_notebook`.
+    """
+    return _identify(Path(path).expanduser(), dict(params or {}), inputs)[0]
+
+
+def _identify(
+    path: Path, given: dict[str, Any], inputs: Sequence[str | Path] | None
+) -> tuple[str, str, dict[str, Any], dict[str, str] | None]:
+    # (run_id, config_id, resolved parameters, input fingerprints) of a run.
+    nb = _read_notebook(path)
+    resolved = check_parameters(path, given)
+    identity: dict[str, Any] = {"notebook": _code_hash(nb), "parameters": resolved}
+    fingerprints = _inputs_fingerprint(inputs) if inputs else None
+    if fingerprints is not None:
+        identity["inputs"] = sorted(fingerprints.values())
+    config_id = config_hash(identity)
+    return f"{path.stem}-{config_id}", config_id, resolved, fingerprints
+
+
 # ---------------------------------------------------------------------------- records
 
 
@@ -359,23 +413,50 @@ def _kernel_manager_class(env: Mapping[str, str]) -> type:
     return _RunKernelManager
 
 
-def _failure(exc: BaseException, nb: Mapping[str, Any], injected: bool) -> dict[str, Any]:
-    # The manifest's error entry: type, message and, for a cell error, the cell's index
-    # in the source notebook (papermill counts its injected-parameters cell) and source.
+def _last_started_cell(executed: Path) -> tuple[int, str] | None:
+    # For errors that are not a cell's exception (a timeout, a dead kernel): the last
+    # cell papermill started, as (index in the source notebook, source), or None.
+    try:
+        cells = json.loads(executed.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    added = {"injected-parameters", "papermill-error-cell-tag"}
+    index, found = -1, None
+    for cell in cells:
+        if added & set(cell.get("metadata", {}).get("tags") or []):
+            continue
+        index += 1
+        if cell.get("metadata", {}).get("papermill", {}).get("start_time"):
+            found = (index, _source(cell))
+    return found
+
+
+def _failure(
+    exc: BaseException, nb: Mapping[str, Any], injected: bool, executed: Path
+) -> dict[str, Any]:
+    # The manifest's error entry: type, message and the failing cell's index in the
+    # source notebook (papermill counts its injected-parameters cell) and source.
     error: dict[str, Any] = {"ename": type(exc).__name__, "evalue": " ".join(str(exc).split())}
     cell_index = getattr(exc, "cell_index", None)
+    source = str(getattr(exc, "source", ""))
     if isinstance(cell_index, int):
         params_at = _parameters_cell(nb)
         if injected and params_at is not None and cell_index > params_at:
             cell_index -= 1
-        source = str(getattr(exc, "source", ""))
         error.update(
             ename=str(getattr(exc, "ename", error["ename"])),
             evalue=str(getattr(exc, "evalue", "")),
-            cell_index=cell_index,
             execution_count=getattr(exc, "exec_count", None),
-            cell_source=source if len(source) <= 500 else source[:500] + " ...",
         )
+    else:
+        last = _last_started_cell(executed)
+        if last is None:
+            return error
+        cell_index, source = last
+    error.update(
+        cell_index=cell_index,
+        cell_source=source if len(source) <= 500 else source[:500] + " ...",
+    )
     return error
 
 
@@ -402,6 +483,7 @@ def run_notebook(
     timeout: float | None = None,
     *,
     force: bool = False,
+    inputs: Sequence[str | Path] | None = None,
     cwd: str | Path | None = None,
     raise_on_failure: bool = True,
 ) -> RunRecord:
@@ -431,6 +513,9 @@ def run_notebook(
         Seconds each cell may run (default: no limit).
     force : bool
         Run again even if a completed run with the same id exists.
+    inputs : sequence of paths, optional
+        Data files or folders the notebook reads; their bytes are hashed into the run
+        id (and listed in the manifest), so changed data is a new run.
     cwd : str or Path, optional
         Working folder of the kernel (default: the current one).
     raise_on_failure : bool
@@ -456,9 +541,7 @@ def run_notebook(
     path = Path(path).expanduser()
     nb = _read_notebook(path)
     given = dict(params or {})
-    resolved = check_parameters(path, given)
-    config_id = config_hash({"notebook": _code_hash(nb), "parameters": resolved})
-    run_id = f"{path.stem}-{config_id}"
+    run_id, config_id, resolved, fingerprints = _identify(path, given, inputs)
     root = Path(out_dir).expanduser().resolve()
     run_dir = root / run_id
     manifest_path = run_dir / MANIFEST_FILE
@@ -487,6 +570,7 @@ def run_notebook(
             "config_id": config_id,
             "notebook": str(path),
             "notebook_sha": _code_hash(nb),
+            "inputs": fingerprints,
             "parameters": {**resolved, **injected},
             "parameters_given": given,
             "injected": injected,
@@ -535,7 +619,7 @@ def run_notebook(
             artifacts=_artifacts(run_dir, path.name),
         )
         if error is not None:
-            manifest["error"] = _failure(error, nb, injected=bool(injected_params))
+            manifest["error"] = _failure(error, nb, bool(injected_params), out_nb)
         write_json_atomic(manifest_path, manifest)
     record = RunRecord.load(run_dir)
     if error is not None:

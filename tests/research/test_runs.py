@@ -20,6 +20,7 @@ from qresearch.research import (
     check_parameters,
     load_runs,
     notebook_parameters,
+    notebook_run_id,
     record_data,
     record_metrics,
     run_notebook,
@@ -112,7 +113,7 @@ def test_a_run_writes_its_folder_and_manifest(runs: dict) -> None:
     # out_dir was declared and not given: it points at the run folder.
     assert manifest["injected"] == {"out_dir": str(record.path)}
     assert record.params["out_dir"] == str(record.path)
-    assert manifest["seed"] == 7
+    assert manifest["seed"] == 7 and manifest["inputs"] is None
     assert record.metrics == {"sharpe": 10.0, "trades": 3}
     assert manifest["versions"]["python"] and manifest["versions"]["papermill"]
     assert manifest["started"] <= manifest["finished"] and manifest["duration_s"] > 0
@@ -142,6 +143,25 @@ def test_the_same_run_is_recognised_and_not_repeated(runs: dict) -> None:
     # Other parameters are another run id (not executed here).
     other = check_parameters(runs["notebook"], {"window": 21})
     assert other["window"] == 21
+
+
+def test_run_ids_without_running(runs: dict, tmp_path: Path) -> None:
+    notebook = runs["notebook"]
+    assert notebook_run_id(notebook, {"window": 20}) == runs["ok"].run_id
+    assert notebook_run_id(notebook, {"window": 21}) != runs["ok"].run_id
+    # Input data files are part of the id: changed bytes, another run.
+    data = tmp_path / "lake"
+    (data / "sub").mkdir(parents=True)
+    (data / "sub" / "a.csv").write_text("1,2\n")
+    (data / ".lock").write_text("ignored")
+    with_data = notebook_run_id(notebook, {"window": 20}, inputs=[data])
+    assert with_data != runs["ok"].run_id
+    (data / ".lock").write_text("still ignored")
+    assert notebook_run_id(notebook, {"window": 20}, inputs=[data]) == with_data
+    (data / "sub" / "a.csv").write_text("1,3\n")
+    assert notebook_run_id(notebook, {"window": 20}, inputs=[data]) != with_data
+    with pytest.raises(ParameterError, match=r"inputs: '.*nothing' does not exist"):
+        notebook_run_id(notebook, {}, inputs=[tmp_path / "nothing"])
 
 
 def test_force_runs_again(runs: dict) -> None:
@@ -176,18 +196,22 @@ def test_a_failed_run_keeps_its_folder_marked_failed(runs: dict) -> None:
     assert runs["ok"].path.is_dir() and RunRecord.load(runs["ok"].path).ok
 
 
-def test_raise_on_failure_false_returns_the_failed_record(runs: dict, tmp_path: Path) -> None:
-    # A notebook without parameters that fails in its first cell.
-    notebook = tmp_path / "fails.ipynb"
+def test_a_timeout_is_a_failed_run_and_can_be_returned(tmp_path: Path) -> None:
+    notebook = tmp_path / "slow.ipynb"
     nb = nbformat.v4.new_notebook(
         metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}}
     )
-    nb.cells = [nbformat.v4.new_code_cell("raise KeyError('missing')")]
+    params = nbformat.v4.new_code_cell("secs = 60")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("import time\ntime.sleep(secs)")]
     nbformat.write(nb, notebook)
-    record = run_notebook(notebook, {}, out_dir=tmp_path / "runs", raise_on_failure=False)
-    assert record.status == "failed" and record.error["ename"] == "KeyError"
-    assert record.error["cell_index"] == 0
-    assert record.manifest["git"] is None or "commit" in record.manifest["git"]
+    record = run_notebook(
+        notebook, {"secs": 30}, out_dir=tmp_path / "runs", timeout=1, raise_on_failure=False
+    )
+    assert record.status == "failed" and record.error["ename"] == "CellTimeoutError"
+    assert record.error["cell_index"] == 1 and "time.sleep" in record.error["cell_source"]
+    assert record.manifest["duration_s"] < 30
+    assert record.manifest["git"] is None  # outside a git repository
 
 
 # -- parameters -------------------------------------------------------------------------
