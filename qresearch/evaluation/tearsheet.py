@@ -23,6 +23,7 @@ is imported when the function is called.
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import functools
 import html
@@ -153,16 +154,46 @@ def _bars_on_their_labels(plot_returns_bars: Callable[..., Any], quantstats: Mod
     return wrapper
 
 
+def _blank_months_without_returns(monthly_returns: Callable[..., Any]) -> Any:
+    # quantstats' monthly table (used only by its heatmaps) with NaN, drawn as an empty
+    # cell, for the months without a return: quantstats fills them with 0 ("0.00"
+    # before the first and after the last date would read as flat months).
+    @functools.wraps(monthly_returns)
+    def wrapper(returns: Any, *args: Any, **kwargs: Any) -> Any:
+        table = monthly_returns(returns, *args, **kwargs)
+        series = returns.iloc[:, 0] if isinstance(returns, pd.DataFrame) else returns
+        if not isinstance(getattr(series, "index", None), pd.DatetimeIndex):
+            return table
+        index = series.dropna().index
+        seen = set(zip(index.strftime("%Y"), index.strftime("%b").str.upper(), strict=True))
+        months = [m for m in table.columns if str(m).upper() in _MONTH_NAMES]
+        empty = pd.DataFrame(
+            [[(str(year), str(m).upper()) not in seen for m in months] for year in table.index],
+            index=table.index,
+            columns=months,
+        )
+        table = table.copy()
+        table[months] = table[months].mask(empty)
+        return table
+
+    return wrapper
+
+
+_MONTH_NAMES = tuple(m.upper() for m in calendar.month_abbr[1:])  # quantstats' columns
+
+
 @contextlib.contextmanager
 def _fixed_quantstats(quantstats: ModuleType) -> Iterator[None]:
-    # Swap in the fixed EOY bar chart while a report is drawn, then put the original back.
-    core = quantstats._plotting.core
-    original = core.plot_returns_bars
-    core.plot_returns_bars = _bars_on_their_labels(original, quantstats)
+    # Swap in the fixed EOY bar chart and monthly table while a report is drawn, then
+    # put the originals back.
+    core, stats = quantstats._plotting.core, quantstats.stats
+    bars, monthly = core.plot_returns_bars, stats.monthly_returns
+    core.plot_returns_bars = _bars_on_their_labels(bars, quantstats)
+    stats.monthly_returns = _blank_months_without_returns(monthly)
     try:
         yield
     finally:
-        core.plot_returns_bars = original
+        core.plot_returns_bars, stats.monthly_returns = bars, monthly
 
 
 def _coverage_note(r: pd.Series, bench: pd.Series | None) -> str:

@@ -235,3 +235,19 @@ def test_rendered_page_in_chromium(page: Path, series: tuple[pd.Series, pd.Serie
     for i, (x, _) in enumerate(ticks):
         pair = centers[2 * i : 2 * i + 2]
         assert abs(sum(pair) / 2 - x) < 0.05 * spacing, (i, x, pair)
+
+
+def test_heatmap_months_without_returns_are_empty(quantstats_module) -> None:
+    # quantstats fills months without a return with 0 ("0.00" before the first and
+    # after the last date); while a report is drawn they are NaN (an empty cell).
+    idx = pd.to_datetime(["2023-12-29", "2024-01-02", "2024-01-03", "2024-03-01"])
+    r = pd.Series([0.0, 0.1, 0.1, -0.5], index=idx)
+    with tearsheet._fixed_quantstats(quantstats_module):
+        table = quantstats_module.stats.monthly_returns(r, eoy=False)
+    assert quantstats_module.stats.monthly_returns(r, eoy=False).isna().sum().sum() == 0
+    assert table.shape == (2, 12)
+    assert table.notna().sum().sum() == 3  # Dec 2023, Jan and Mar 2024
+    assert table.iloc[0, 11] == 0.0  # a month with a zero return keeps its 0
+    assert table.iloc[1, 0] == pytest.approx(0.21)
+    assert table.iloc[1, 2] == pytest.approx(-0.5)
+    assert np.isnan(table.iloc[1, 1])  # February 2024: no return
