@@ -15,7 +15,8 @@
   strategy and the benchmark moved), and the page says which dates it covers; the
   "EOY Returns vs Benchmark" bars sit on their year labels with pandas 3; the metric
   "CAGR" has no glyph that common fonts lack; an undefined EOY cell shows a dash, not
-  "nan"; the EOY table fits its column.
+  "nan"; the EOY table fits its column; the monthly heatmap leaves months without a
+  return empty instead of printing 0.00.
 
 quantstats comes with the ``report`` extra (``pip install "qresearch[report]"``) and
 is imported when the function is called.
@@ -185,15 +186,22 @@ _MONTH_NAMES = tuple(m.upper() for m in calendar.month_abbr[1:])  # quantstats' 
 @contextlib.contextmanager
 def _fixed_quantstats(quantstats: ModuleType) -> Iterator[None]:
     # Swap in the fixed EOY bar chart and monthly table while a report is drawn, then
-    # put the originals back.
-    core, stats = quantstats._plotting.core, quantstats.stats
-    bars, monthly = core.plot_returns_bars, stats.monthly_returns
-    core.plot_returns_bars = _bars_on_their_labels(bars, quantstats)
-    stats.monthly_returns = _blank_months_without_returns(monthly)
+    # put the originals back. A quantstats without these functions is left alone.
+    patches: list[tuple[Any, str, Callable[..., Any], tuple[Any, ...]]] = [
+        (quantstats._plotting.core, "plot_returns_bars", _bars_on_their_labels, (quantstats,)),
+        (quantstats.stats, "monthly_returns", _blank_months_without_returns, ()),
+    ]
+    originals: list[tuple[Any, str, Any]] = []
+    for module, name, fix, extra in patches:
+        original = getattr(module, name, None)
+        if callable(original):
+            originals.append((module, name, original))
+            setattr(module, name, fix(original, *extra))
     try:
         yield
     finally:
-        core.plot_returns_bars, stats.monthly_returns = bars, monthly
+        for module, name, original in originals:
+            setattr(module, name, original)
 
 
 def _coverage_note(r: pd.Series, bench: pd.Series | None) -> str:
@@ -302,6 +310,13 @@ def write_tearsheet(
     not plotted), Agg stays selected, as ``matplotlib.use("Agg")`` would. rcParams,
     warning filters and the interactive mode are restored. The HTML links a favicon
     and quantstats.io, which a browser may fetch when the report is opened.
+
+    Every figure of the page uses all the non-NaN returns (quantstats' ``match_dates``
+    is off), so the CAGR, Sharpe and drawdown equal :func:`qresearch.evaluation.stats`
+    of the same series; a line under the title names the dates covered. While the
+    report is drawn, quantstats' EOY bar chart and monthly table are replaced by fixed
+    versions (bars on their year labels with pandas 3, empty heatmap cells for months
+    without a return); the originals are put back afterwards.
 
     Examples
     --------
