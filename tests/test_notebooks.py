@@ -74,7 +74,13 @@ def test_notebook_runs_under_papermill(name: str, params: dict, tmp_path: Path) 
 
 @pytest.mark.parametrize(
     "name",
-    ["00_quickstart.ipynb", "02_meta_labeling.ipynb", "03_cross_sectional_momentum.ipynb"],
+    [
+        "00_quickstart.ipynb",
+        "01_data_lake.ipynb",
+        "02_meta_labeling.ipynb",
+        "03_cross_sectional_momentum.ipynb",
+        "04_event_driven_validation.ipynb",
+    ],
 )
 def test_notebook_finds_the_project_root_from_any_folder(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
