@@ -7,6 +7,8 @@ the tests read its HTML, and one renders it in headless Chromium.
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import shutil
 import subprocess
@@ -191,13 +193,15 @@ def _bar_centers(svg: str) -> list[float]:
     return sorted(c for c, w in centers if w < background / 2)
 
 
-@pytest.mark.skipif(
+needs_chromium = pytest.mark.skipif(
     shutil.which("chromium") is None,
     reason="chromium is not installed (apt-get install chromium): the rendered page "
     "cannot be checked",
 )
-def test_rendered_page_in_chromium(page: Path, series: tuple[pd.Series, pd.Series]) -> None:
-    strategy, _ = series
+
+
+def _rendered_dom(page: Path) -> str:
+    # The DOM of the page after Chromium loaded it (scripts run, SVG parsed).
     done = subprocess.run(
         [
             "chromium",
@@ -213,7 +217,38 @@ def test_rendered_page_in_chromium(page: Path, series: tuple[pd.Series, pd.Serie
         timeout=60,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    dom = done.stdout
+    return done.stdout
+
+
+# Measures, after load, the right edges of the right-hand column and of the EOY
+# table's last header cell ("Won") and writes them into the DOM.
+_MEASURE = """<script>window.addEventListener("load", function () {
+  var column = document.getElementById("right").getBoundingClientRect();
+  var cells = document.querySelectorAll("#eoy table th");
+  var last = cells[cells.length - 1];
+  document.body.setAttribute("data-layout", JSON.stringify(
+    {column: column.right, last: last.getBoundingClientRect().right, text: last.textContent}));
+});</script></body>"""
+
+
+@needs_chromium
+def test_eoy_table_fits_its_column_in_the_widest_font(page: Path, tmp_path: Path) -> None:
+    # DejaVu Sans, the widest fallback of the page's font list, forced on every cell.
+    widest = '#eoy table td,#eoy table th{font-family:"DejaVu Sans"!important}</style>'
+    text = page.read_text(encoding="utf-8").replace("</style>", widest, 1)
+    measured = tmp_path / "measured.html"
+    measured.write_text(text.replace("</body>", _MEASURE, 1), encoding="utf-8")
+    found = re.search(r'data-layout="([^"]+)"', _rendered_dom(measured))
+    assert found, "the measuring script did not run"
+    layout = json.loads(html.unescape(found.group(1)))
+    assert layout["text"] == "Won"
+    assert layout["last"] <= layout["column"] + 0.5, layout
+
+
+@needs_chromium
+def test_rendered_page_in_chromium(page: Path, series: tuple[pd.Series, pd.Series]) -> None:
+    strategy, _ = series
+    dom = _rendered_dom(page)
     assert 'id="qr-coverage"' in dom and "\ufe6a" not in dom
     eoy_table = dom[dom.index('<div id="eoy">') :]
     eoy_table = eoy_table[: eoy_table.index("</table>")]
