@@ -365,7 +365,14 @@ def sweep(
         raise ParameterError(
             f"The 'n_jobs' parameter of sweep must be an integer >= 1; got {n_jobs!r}."
         )
+    if scheduler is not None and not (isinstance(scheduler, str) or hasattr(scheduler, "submit")):
+        raise ParameterError(
+            "The 'scheduler' parameter of sweep must be a dask scheduler address "
+            f"('tcp://host:8786') or a distributed.Client; got {scheduler!r}."
+        )
     trials = expand_grid(grid)
+    if scheduler is None and n_jobs > 1 and callable(target):
+        _check_picklable(target)
     name = _target_name(target)
     folder = Path(out_dir) if out_dir is not None else Path("reports/sweeps") / name
     store = _Store(folder)
@@ -392,6 +399,21 @@ def sweep(
         bar.close()
     ids = [trial_id(p) for p in trials]
     return SweepResult(folder, trial_ids=ids, n_resumed=len(trials) - len(todo))
+
+
+def _check_picklable(target: Callable[..., Any]) -> None:
+    # Worker processes import the function by name: refuse lambdas and notebook functions.
+    import pickle
+
+    try:
+        pickle.dumps(target)
+    except Exception as exc:
+        raise ParameterError(
+            f"sweep with n_jobs > 1 sends the function to worker processes, but "
+            f"{_target_name(target)!r} cannot be pickled ({type(exc).__name__}: {exc}). "
+            "Define it at the top level of a module (not in a notebook cell or as a "
+            "lambda), or pass n_jobs=1."
+        ) from exc
 
 
 def load_sweep(out_dir: str | os.PathLike) -> SweepResult:

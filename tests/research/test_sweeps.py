@@ -69,6 +69,10 @@ def test_sweep_bad_arguments(tmp_path: Path) -> None:
         sweep(helpers.slow_returns, {"seed": [1]}, n_jobs=0, out_dir=tmp_path)
     with pytest.raises(ParameterError, match="not found"):
         sweep(tmp_path / "missing.ipynb", {"seed": [1]}, out_dir=tmp_path)
+    with pytest.raises(ParameterError, match="cannot be pickled"):
+        sweep(lambda seed: helpers.slow_returns(seed), {"seed": [1]}, n_jobs=2, out_dir=tmp_path)
+    with pytest.raises(ParameterError, match="scheduler"):
+        sweep(helpers.slow_returns, {"seed": [1]}, scheduler=8786, out_dir=tmp_path)
     with pytest.raises(ParameterError, match="callable or a notebook"):
         sweep(42, {"seed": [1]}, out_dir=tmp_path)  # type: ignore[arg-type]
 
