@@ -51,6 +51,7 @@ __all__ = [
 ]
 
 MANIFEST_FILE = "manifest.json"
+KERNEL_LOG = "kernel.log"  # the kernel process's own messages (not cell output)
 _MISSING = object()
 
 
@@ -397,9 +398,10 @@ def _run_lock(out_dir: Path, run_id: str) -> Iterator[None]:
         lock.unlink(missing_ok=True)
 
 
-def _kernel_manager_class(env: Mapping[str, str]) -> type:
+def _kernel_manager_class(env: Mapping[str, str], log: Any) -> type:
     # An AsyncKernelManager that starts the kernel with ``env`` added to its environment,
-    # so record_data / record_metrics find the run folder (no global os.environ change).
+    # so record_data / record_metrics find the run folder (no global os.environ change),
+    # and the kernel process's own stdout/stderr (its log, not cell output) in ``log``.
     from jupyter_client.manager import AsyncKernelManager
 
     extra = dict(env)
@@ -408,6 +410,8 @@ def _kernel_manager_class(env: Mapping[str, str]) -> type:
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
             merged = dict(kw.pop("env", None) or os.environ)
             merged.update(extra)
+            kw.setdefault("stdout", log)
+            kw.setdefault("stderr", log)
             await super().start_kernel(env=merged, **kw)
 
     return _RunKernelManager
@@ -461,7 +465,7 @@ def _failure(
 
 
 def _artifacts(run_dir: Path, notebook_name: str) -> list[dict[str, Any]]:
-    own = {MANIFEST_FILE, RECORDS_FILE, notebook_name}
+    own = {MANIFEST_FILE, RECORDS_FILE, KERNEL_LOG, notebook_name}
     return [
         {"path": p.relative_to(run_dir).as_posix(), "bytes": p.stat().st_size}
         for p in sorted(run_dir.rglob("*"))
@@ -588,7 +592,9 @@ def run_notebook(
         out_nb = run_dir / path.name
         t0 = time.perf_counter()
         error: BaseException | None = None
+        stack = contextlib.ExitStack()
         try:
+            kernel_log = stack.enter_context((run_dir / KERNEL_LOG).open("ab"))
             pm.execute_notebook(
                 str(path),
                 str(out_nb),
@@ -599,11 +605,13 @@ def run_notebook(
                 progress_bar=False,
                 cwd=str(workdir),
                 kernel_manager_class=_kernel_manager_class(
-                    {RUN_DIR_ENV: str(run_dir), "QRESEARCH_RUN_ID": run_id}
+                    {RUN_DIR_ENV: str(run_dir), "QRESEARCH_RUN_ID": run_id}, kernel_log
                 ),
             )
         except BaseException as exc:  # recorded, then re-raised or returned below
             error = exc
+        finally:
+            stack.close()
         records: dict[str, Any] = {}
         with contextlib.suppress(OSError, ValueError):
             if (run_dir / RECORDS_FILE).is_file():

@@ -118,6 +118,7 @@ def test_a_run_writes_its_folder_and_manifest(runs: dict) -> None:
     assert manifest["versions"]["python"] and manifest["versions"]["papermill"]
     assert manifest["started"] <= manifest["finished"] and manifest["duration_s"] > 0
     assert manifest["artifacts"] == [{"path": "artifact.txt", "bytes": 3}]
+    assert (record.path / "kernel.log").is_file()  # the kernel's own log, not an artifact
     assert (record.path / "artifact.txt").read_text() == "hrp"
     # The data the notebook recorded, with the fingerprint qr.data.fingerprint gives.
     from qresearch.data import fingerprint
