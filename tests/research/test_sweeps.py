@@ -227,10 +227,19 @@ def test_resume_after_kill(tmp_path: Path) -> None:
     assert (table["status"] == "ok").all()
     assert len(_trial_files(out, "json")) == 8
     assert len(_trial_files(out, "parquet")) == 8
-    assert not list((out / "trials").glob(".*.tmp"))  # a temp file may survive a kill
-    # but never as a trial: every json names itself
+    # A temporary file may survive the kill, but never as a trial: every JSON names itself.
     for path in _trial_files(out, "json"):
         assert json.loads(path.read_text())["trial_id"] == path.stem
+
+
+def test_progress_bar_silent_unless_stderr_is_a_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sweep(helpers.slow_returns, {"seed": [1, 2]}, n_jobs=1, out_dir=tmp_path / "a")
+    assert capsys.readouterr().err == ""  # pytest's stderr is not a TTY
+    sweep(helpers.slow_returns, {"seed": [1, 2]}, n_jobs=1, out_dir=tmp_path / "b", progress=True)
+    err = capsys.readouterr().err
+    assert "sweep slow_returns" in err and "2/2" in err
 
 
 # -- dask -------------------------------------------------------------------------------
