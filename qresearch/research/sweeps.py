@@ -140,6 +140,17 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _pid_alive(pid: int) -> bool:
+    # True when a process with this id exists (temp files name their writer's pid).
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 def _returns_of(value: Any) -> pd.Series:
     # A BacktestResult (its .returns) or a returns Series, as a float Series.
     returns = getattr(value, "returns", value)
@@ -231,6 +242,10 @@ class _Store:
     def __init__(self, out_dir: Path) -> None:
         self.trials = out_dir / "trials"
         self.trials.mkdir(parents=True, exist_ok=True)
+        for tmp in self.trials.glob(".*.tmp"):  # left by a killed sweep: remove
+            pid = tmp.name.rsplit(".", 3)[-3]
+            if pid.isdigit() and not _pid_alive(int(pid)):
+                tmp.unlink(missing_ok=True)
 
     def completed(self) -> set[str]:
         done = set()

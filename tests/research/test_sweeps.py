@@ -213,6 +213,8 @@ def test_resume_after_kill(tmp_path: Path) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     done_before = len(_trial_files(out, "json"))
+    dead = out / "trials" / f".abc.json.{proc.pid}.123.tmp"  # as a kill mid-write leaves
+    dead.write_text("{")
     assert 2 <= done_before < 8
     result = sweep(
         helpers.slow_returns,
@@ -227,7 +229,8 @@ def test_resume_after_kill(tmp_path: Path) -> None:
     assert (table["status"] == "ok").all()
     assert len(_trial_files(out, "json")) == 8
     assert len(_trial_files(out, "parquet")) == 8
-    # A temporary file may survive the kill, but never as a trial: every JSON names itself.
+    assert not dead.exists()  # temp files of dead writers are removed on resume
+    # Every JSON is a whole trial record that names itself.
     for path in _trial_files(out, "json"):
         assert json.loads(path.read_text())["trial_id"] == path.stem
 
