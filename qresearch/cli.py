@@ -466,17 +466,18 @@ def _read_params_file(path: Path) -> dict[str, Any]:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from qresearch.research import RunError, run_notebook
+    from qresearch.research import RunError, notebook_parameters, run_notebook
 
     prefix = "qresearch run: error:"
     if not args.notebook.is_file():
         where = "is a folder" if args.notebook.exists() else "does not exist"
         print(f"{prefix} notebook {args.notebook} {where} (cwd is {Path.cwd()}).", file=sys.stderr)
         return EXIT_NO_NOTEBOOK
+    _check_writable_folder(args.out, "--out")  # bad input: status 2, like every command
+    notebook_parameters(args.notebook)  # an unreadable notebook or parameters cell: 2
     try:
         params = _read_params_file(args.params_file) if args.params_file else {}
         params.update({key: _param_value(value) for key, value in args.param or []})
-        _check_writable_folder(args.out, "--out")
     except ParameterError as exc:
         print(f"{prefix} {_one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_PARAMETER

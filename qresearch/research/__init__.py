@@ -17,15 +17,12 @@ from qresearch.research.manifest import (
     record_data,
     record_metrics,
 )
-from qresearch.research.runs import (
-    RunError,
-    RunRecord,
+from qresearch.research.parameters import (
     check_parameters,
-    load_runs,
     notebook_parameters,
     notebook_run_id,
-    run_notebook,
 )
+from qresearch.research.runs import RunError, RunRecord, load_runs, run_notebook
 from qresearch.research.sweeps import SweepResult, expand_grid, load_sweep, sweep
 
 __all__ = [

@@ -19,7 +19,6 @@ from qresearch.research import (
     RunRecord,
     check_parameters,
     load_runs,
-    notebook_parameters,
     notebook_run_id,
     record_data,
     record_metrics,
@@ -27,58 +26,10 @@ from qresearch.research import (
 )
 from qresearch.research.manifest import git_info, write_json_atomic
 from tests.conftest import make_bars, make_close
+from tests.research.tiny_notebook import write_notebook
 
 nbformat = pytest.importorskip("nbformat")
 pytest.importorskip("papermill")
-
-PARAMS_CELL = """\
-# Parameters (papermill overrides these)
-window = 10
-rate = 0.5
-method = "hrp"
-flag = False
-symbols = ["A", "B"]
-seed = 7
-start = None
-out_dir = "unused"
-"""
-
-WORK_CELL = """\
-import pandas as pd
-import qresearch.api as qr
-
-close = pd.DataFrame(
-    {"A": [1.0, 2.0, 3.0]}, index=pd.date_range("2020-01-01", periods=3, name="timestamp")
-)
-close = qr.research.record_data(close, name="close")
-qr.research.record_metrics({"sharpe": window * rate, "trades": 3})
-with open(f"{out_dir}/artifact.txt", "w") as fh:
-    fh.write(method)
-"""
-
-FAIL_CELL = """\
-if method == "boom":
-    raise ValueError("the notebook failed on purpose")
-"""
-
-
-def write_notebook(path: Path) -> Path:
-    nb = nbformat.v4.new_notebook(
-        metadata={
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-        }
-    )
-    params = nbformat.v4.new_code_cell(PARAMS_CELL)
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [
-        nbformat.v4.new_markdown_cell("# A tiny research notebook"),
-        params,
-        nbformat.v4.new_code_cell(WORK_CELL),
-        nbformat.v4.new_code_cell(FAIL_CELL),
-        nbformat.v4.new_code_cell("print('done')"),
-    ]
-    nbformat.write(nb, path)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -213,82 +164,6 @@ def test_a_timeout_is_a_failed_run_and_can_be_returned(tmp_path: Path) -> None:
     assert record.error["cell_index"] == 1 and "time.sleep" in record.error["cell_source"]
     assert record.manifest["duration_s"] < 30
     assert record.manifest["git"] is None  # outside a git repository
-
-
-# -- parameters -------------------------------------------------------------------------
-
-
-def test_parameters_are_read_from_the_parameters_cell(runs: dict) -> None:
-    declared = notebook_parameters(runs["notebook"])
-    assert declared == {
-        "window": 10,
-        "rate": 0.5,
-        "method": "hrp",
-        "flag": False,
-        "symbols": ["A", "B"],
-        "seed": 7,
-        "start": None,
-        "out_dir": "unused",
-    }
-
-
-@pytest.mark.parametrize(
-    ("params", "match"),
-    [
-        ({"windw": 5}, r"has no parameter 'windw'.*declares: window=10, rate=0.5"),
-        ({"window": "10"}, r"parameter 'window' must be an int like its default 10; got str"),
-        ({"window": 1.5}, r"'window' must be an int .*got float 1.5"),
-        ({"window": True}, r"'window' must be an int"),
-        ({"flag": 1}, r"'flag' must be a bool"),
-        ({"method": 3}, r"'method' must be a str"),
-        ({"symbols": "A"}, r"'symbols' must be a list"),
-        ({"rate": float("nan")}, r"'rate' = nan is not JSON data"),
-    ],
-)
-def test_bad_parameters_raise_before_running(
-    runs: dict, tmp_path: Path, params: dict, match: str
-) -> None:
-    with pytest.raises(ParameterError, match=match) as info:
-        run_notebook(runs["notebook"], params, out_dir=tmp_path / "runs")
-    assert "tiny.ipynb" in str(info.value)
-    assert not (tmp_path / "runs").exists()
-
-
-def test_parameter_types_that_are_fine(runs: dict) -> None:
-    resolved = check_parameters(
-        runs["notebook"], {"rate": 1, "symbols": ("X",), "start": "2020-01-01", "flag": True}
-    )
-    assert resolved["rate"] == 1 and resolved["symbols"] == ["X"]
-    assert resolved["start"] == "2020-01-01" and resolved["flag"] is True
-
-
-def test_notebook_problems(tmp_path: Path) -> None:
-    with pytest.raises(ParameterError, match=r"notebook 'nope.ipynb' does not exist"):
-        run_notebook("nope.ipynb", {})
-    bad = tmp_path / "bad.ipynb"
-    bad.write_text("not json")
-    with pytest.raises(ParameterError, match="is not a JSON notebook"):
-        notebook_parameters(bad)
-    nb = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell("%matplotlib inline\nx = 1\ny = (")
-    cell.metadata["tags"] = ["parameters"]
-    nb.cells = [cell]
-    nbformat.write(nb, tmp_path / "syntax.ipynb")
-    with pytest.raises(ParameterError, match=r"parameters cell \(cell 0\) is not valid Python"):
-        notebook_parameters(tmp_path / "syntax.ipynb")
-    nb.cells = [nbformat.v4.new_code_cell("x = 1")]
-    nbformat.write(nb, tmp_path / "none.ipynb")
-    assert notebook_parameters(tmp_path / "none.ipynb") == {}
-    with pytest.raises(ParameterError, match=r"has no parameter 'x'; .*declares: none"):
-        check_parameters(tmp_path / "none.ipynb", {"x": 2})
-    cell = nbformat.v4.new_code_cell(
-        "import pandas as pd\nwhen: str = pd.Timestamp('2020')\nn: int = 3"
-    )
-    cell.metadata["tags"] = ["parameters"]
-    nb.cells = [cell]
-    nbformat.write(nb, tmp_path / "expr.ipynb")
-    assert notebook_parameters(tmp_path / "expr.ipynb") == {"when": ..., "n": 3}
-    assert check_parameters(tmp_path / "expr.ipynb", {"when": "2021"}) == {"when": "2021", "n": 3}
 
 
 # -- recording inside / outside a run ---------------------------------------------------
@@ -453,7 +328,10 @@ def test_cli_exit_codes(runs: dict, tmp_path: Path) -> None:
     (tmp_path / "p.toml").write_text("")
     bad_file = _cli("run", runs["notebook"], "-f", tmp_path / "p.toml", cwd=tmp_path)
     assert bad_file.returncode == 4 and "unknown file type" in bad_file.stderr
-    for out in (missing, unknown, wrong, bad_file):
+    (tmp_path / "broken.ipynb").write_text("not json")
+    broken = _cli("run", tmp_path / "broken.ipynb", cwd=tmp_path)
+    assert broken.returncode == 2 and "is not a JSON notebook" in broken.stderr
+    for out in (missing, unknown, wrong, bad_file, broken):
         assert len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert not (tmp_path / "reports").exists()
     failed = _cli(
