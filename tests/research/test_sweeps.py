@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from qresearch.evaluation import stats as qr_stats
 from qresearch.exceptions import ParameterError
 from qresearch.research.sweeps import SweepResult, expand_grid, load_sweep, sweep, trial_id
 
@@ -422,3 +423,24 @@ def test_cli_sweep_runs_and_prints_the_table(
     assert "seed" in printed and "dsr" in printed and "mean_return" in printed
     assert printed.strip().splitlines()[-1] == f"report: {out / 'report.html'}"
     assert (out / "report.html").is_file()
+
+
+def test_sweep_on_a_scheduler_address(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        processes=False,
+        n_workers=1,
+        threads_per_worker=2,
+        protocol="tcp",
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://127.0.0.1:")
+        result = sweep(
+            helpers.slow_returns, {"seed": [1, 2, 3]}, scheduler=address, out_dir=tmp_path
+        )
+    table = result.table()
+    assert sorted(table["seed"]) == [1, 2, 3] and (table["status"] == "ok").all()
+    expected = helpers.slow_returns(2)
+    assert table.set_index("seed").loc[2, "sharpe"] == pytest.approx(qr_stats(expected)["sharpe"])
