@@ -278,7 +278,7 @@ def _progress(total: int, initial: int, desc: str, show: bool | None) -> Any:
 def _iter_local(
     target: Any, todo: list[dict], n_jobs: int, ppy: float, runs_dir: str
 ) -> Iterator[tuple[dict, dict]]:
-    if n_jobs == 1:
+    if n_jobs == 1 or len(todo) <= 1:
         for params in todo:
             yield params, _run_trial(target, params, ppy, runs_dir)
         return
@@ -401,7 +401,10 @@ def sweep(
     done = store.completed() if resume else set()
     todo = [p for p in trials if trial_id(p) not in done]
     runs_dir = str(folder / "runs")
-    if scheduler is not None:
+    outcomes: Iterator[tuple[dict, dict]]
+    if not todo:
+        outcomes = iter(())
+    elif scheduler is not None:
         outcomes = _iter_dask(target, todo, scheduler, periods_per_year, runs_dir)
     else:
         outcomes = _iter_local(target, todo, n_jobs, periods_per_year, runs_dir)

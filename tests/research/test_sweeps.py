@@ -115,6 +115,10 @@ def test_callable_sweep_two_processes_matches_serial(serial: SweepResult, tmp_pa
     parallel = sweep(helpers.momentum, GRID, n_jobs=2, out_dir=tmp_path, progress=False)
     cols = ["lookback", "top_n", "status", "sharpe", "cagr", "max_drawdown", "psr", "dsr"]
     pd.testing.assert_frame_equal(parallel.table()[cols], serial.table()[cols])
+    # Everything done: resuming starts no pool and returns the same trials.
+    again = sweep(helpers.momentum, GRID, n_jobs=2, out_dir=tmp_path, progress=False)
+    assert again.n_resumed == 6
+    pd.testing.assert_frame_equal(again.table(), parallel.table())
 
 
 def test_dsr_and_psr_match_direct_calls(serial: SweepResult) -> None:
