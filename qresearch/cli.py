@@ -555,7 +555,8 @@ by Sharpe (with the probabilistic and deflated Sharpe ratios) and writes report.
 exit status:
   0  the sweep ran (failed trials are listed in the table)
   3  the notebook does not exist
-  4  a missing or malformed grid file
+  4  a missing or malformed grid file, or a parameter the notebook does not declare
+     (or of the wrong type)
   2  other bad input; 1  an unexpected error
 """
 
@@ -585,7 +586,8 @@ def _read_grid_file(path: Path) -> Any:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from qresearch.research.sweeps import sweep
+    from qresearch.research.runs import check_parameters
+    from qresearch.research.sweeps import expand_grid, sweep
 
     prefix = "qresearch sweep: error:"
     if not args.notebook.is_file():
@@ -593,6 +595,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         return EXIT_NO_NOTEBOOK
     try:
         grid = _read_grid_file(args.grid)
+        for params in expand_grid(grid):
+            check_parameters(args.notebook, params)
     except (QResearchError, OSError, ValueError) as exc:
         print(f"{prefix} --grid {args.grid}: {_one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_PARAMETER

@@ -373,6 +373,11 @@ def sweep(
     trials = expand_grid(grid)
     if scheduler is None and n_jobs > 1 and callable(target):
         _check_picklable(target)
+    if not callable(target):
+        from qresearch.research.runs import check_parameters
+
+        for params in trials:  # unknown names and wrong types, before anything runs
+            check_parameters(target, params)
     name = _target_name(target)
     folder = Path(out_dir) if out_dir is not None else Path("reports/sweeps") / name
     store = _Store(folder)

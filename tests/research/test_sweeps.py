@@ -448,3 +448,21 @@ def test_sweep_on_a_scheduler_address(tmp_path: Path) -> None:
     assert sorted(table["seed"]) == [1, 2, 3] and (table["status"] == "ok").all()
     expected = helpers.slow_returns(2)
     assert table.set_index("seed").loc[2, "sharpe"] == pytest.approx(qr_stats(expected)["sharpe"])
+
+
+def test_notebook_sweep_checks_parameters_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from qresearch.cli import main
+
+    path = _write_notebook(tmp_path)
+    with pytest.raises(ParameterError, match="nope"):
+        sweep(path, {"nope": [1]}, out_dir=tmp_path / "s")
+    with pytest.raises(ParameterError, match="seed"):
+        sweep(path, {"seed": ["one"]}, out_dir=tmp_path / "s")
+    assert not (tmp_path / "s" / "trials").exists() or not _trial_files(tmp_path / "s", "json")
+    grid = tmp_path / "grid.json"
+    grid.write_text('{"nope": [1, 2]}')
+    assert main(["sweep", str(path), "--grid", str(grid), "--out", str(tmp_path / "c")]) == 4
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nope" in err
