@@ -99,6 +99,8 @@ def jsonable(value: Any) -> Any:
         return value.as_posix()
     if hasattr(value, "to_dict") and hasattr(value, "index"):  # pandas Series
         return jsonable(value.to_dict())
+    if type(value).__name__ in ("datetime64", "timedelta64"):  # numpy: not as an int
+        return str(value)
     if hasattr(value, "tolist"):  # numpy scalars and arrays
         return jsonable(value.tolist())
     if hasattr(value, "isoformat"):

@@ -419,7 +419,9 @@ def run_notebook(
         with contextlib.suppress(OSError, ValueError):
             if (run_dir / RECORDS_FILE).is_file():
                 records = read_json(run_dir / RECORDS_FILE)
-        data = list(records.get("data", []))
+        if not isinstance(records, dict):
+            records = {}
+        data = [d for d in records.get("data") or [] if isinstance(d, dict)]
         manifest.update(
             status="completed" if error is None else "failed",
             finished=_now(),
