@@ -98,7 +98,7 @@ class SweepResult:
             extra = [k for k in metrics if k not in STATS_COLUMNS and k not in row]
             for key in [*STATS_COLUMNS, *extra]:
                 row[key] = values.get(key, math.nan)
-            row.update(error=rec.get("error"), duration_s=rec.get("duration_s"))
+            row.update(error=rec.get("error") or "", duration_s=rec.get("duration_s"))
             row["trial_id"] = rec["trial_id"]
             rows.append(row)
         table = pd.DataFrame(rows)
