@@ -10,7 +10,6 @@ the resolved parameters, so the same run is recognised and not repeated.
 from __future__ import annotations
 
 import contextlib
-import functools
 import html
 import json
 import os
@@ -20,7 +19,9 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import pandas as pd
 
 from qresearch.exceptions import QResearchError
 from qresearch.research.manifest import (
@@ -44,12 +45,10 @@ from qresearch.research.parameters import (
     read_notebook,
 )
 
-if TYPE_CHECKING:
-    import pandas as pd
-
 __all__ = [
     "RunError",
     "RunRecord",
+    "RunsTable",
     "check_parameters",
     "load_runs",
     "notebook_parameters",
@@ -127,6 +126,9 @@ class RunRecord:
             manifest=manifest,
             notebook_path=path / Path(str(manifest.get("notebook", "notebook.ipynb"))).name,
         )
+
+    def __hash__(self) -> int:
+        return hash((self.run_id, self.status, str(self.path)))
 
     @property
     def ok(self) -> bool:
@@ -463,35 +465,30 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
         out[prefix] = value
 
 
-@functools.cache
-def _runs_table_class() -> type:
-    import pandas as pd
+class RunsTable(pd.DataFrame):
+    """The table of runs (a DataFrame) that renders compactly in Jupyter."""
 
-    class RunsTable(pd.DataFrame):
-        """The runs table: a DataFrame that renders compactly in Jupyter."""
+    @property
+    def _constructor(self) -> type[RunsTable]:
+        return RunsTable
 
-        @property
-        def _constructor(self) -> type:
-            return RunsTable
-
-        def _repr_html_(self) -> str:
-            frame = pd.DataFrame(self)
-            return frame.to_html(
-                max_rows=60,
-                max_cols=30,
-                float_format=lambda x: f"{x:.4g}",
-                na_rep="",
-                border=0,
-                classes="qresearch-runs",
-            )
-
-    return RunsTable
+    def _repr_html_(self) -> str:
+        frame = pd.DataFrame(self)
+        html_text: str = frame.to_html(
+            max_rows=60,
+            max_cols=30,
+            float_format=lambda x: f"{x:.4g}",
+            na_rep="",
+            border=0,
+            classes="qresearch-runs",
+        )
+        return html_text
 
 
 _FIXED = ("status", "notebook", "started", "duration_s", "data_fingerprint", "git_commit", "path")
 
 
-def load_runs(out_dir: str | Path = "reports/runs") -> pd.DataFrame:
+def load_runs(out_dir: str | Path = "reports/runs") -> RunsTable:
     """Return one row per run folder in ``out_dir``: parameters, status and metrics.
 
     Columns: ``status``, ``notebook``, every parameter, every metric (nested values as
@@ -503,8 +500,6 @@ def load_runs(out_dir: str | Path = "reports/runs") -> pd.DataFrame:
     manifest cannot be read is a row with status ``"unreadable"`` and the reason in
     ``error``. A missing folder gives an empty table.
     """
-    import pandas as pd
-
     root = Path(out_dir).expanduser()
     rows: list[dict[str, Any]] = []
     param_cols: list[str] = []
@@ -555,7 +550,7 @@ def load_runs(out_dir: str | Path = "reports/runs") -> pd.DataFrame:
         table["started"] = pd.to_datetime(table["started"], utc=True, format="ISO8601")
         table = table.sort_values("started", kind="stable")
     table = table.set_index("run_id")
-    out = _runs_table_class()(table)
+    out = RunsTable(table)
     out.attrs["params"] = param_cols
     out.attrs["metrics"] = metric_cols
     return out

@@ -245,6 +245,11 @@ def test_load_runs(runs: dict) -> None:
     html = table._repr_html_()
     assert "<table" in html and ok in html
     assert isinstance(table[table["status"] == "failed"], pd.DataFrame)
+    import pickle
+
+    assert pickle.loads(pickle.dumps(table)).equals(table)
+    path = runs["ok"].path
+    assert len({RunRecord.load(path), RunRecord.load(path)}) == 1  # hashable, equal
 
 
 def test_load_runs_of_odd_folders(tmp_path: Path) -> None:
