@@ -22,13 +22,14 @@ from qresearch.research.parameters import (
     notebook_parameters,
     notebook_run_id,
 )
-from qresearch.research.runs import RunError, RunRecord, load_runs, run_notebook
+from qresearch.research.runs import RunError, RunRecord, RunsTable, load_runs, run_notebook
 from qresearch.research.sweeps import SweepResult, expand_grid, load_sweep, sweep
 
 __all__ = [
     "RUN_DIR_ENV",
     "RunError",
     "RunRecord",
+    "RunsTable",
     "SweepResult",
     "check_parameters",
     "current_run_dir",
