@@ -27,6 +27,7 @@ __all__ = [
     "QResearchDeprecationWarning",
     "QResearchError",
     "QResearchWarning",
+    "RunError",
     "StrategyError",
 ]
 
@@ -107,6 +108,14 @@ class QResearchDeprecationWarning(QResearchWarning, DeprecationWarning):
     Old parameter names stay accepted for one release (see the "Vocabulary" section of
     README.md) and are removed in the next one.
     """
+
+
+class RunError(QResearchError, RuntimeError):
+    """A research run failed, or could not start; ``record`` is its RunRecord (or None)."""
+
+    def __init__(self, message: str, record: Any = None) -> None:
+        super().__init__(message)
+        self.record = record
 
 
 class StrategyError(QResearchError, RuntimeError):

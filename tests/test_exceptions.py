@@ -21,6 +21,7 @@ from qresearch._optional import import_optional
         (exc.OptimizationError, RuntimeError),
         (exc.OptionalDependencyError, ImportError),
         (exc.StrategyError, RuntimeError),
+        (exc.RunError, RuntimeError),
     ],
 )
 def test_every_error_is_a_qresearch_error_and_a_builtin(cls: type, builtin: type) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from qresearch.exceptions import QResearchError
+from qresearch.exceptions import RunError
 from qresearch.research.manifest import (
     RECORDS_FILE,
     RUN_DIR_ENV,
@@ -59,14 +59,6 @@ __all__ = [
 MANIFEST_FILE = "manifest.json"
 KERNEL_LOG = "kernel.log"  # the kernel process's own messages (not cell output)
 _MISSING = object()
-
-
-class RunError(QResearchError, RuntimeError):
-    """A research run failed, or could not start; ``record`` is its RunRecord (or None)."""
-
-    def __init__(self, message: str, record: RunRecord | None = None) -> None:
-        super().__init__(message)
-        self.record = record
 
 
 # ---------------------------------------------------------------------------- records
