@@ -18,6 +18,7 @@ import json
 import numbers
 import os
 import platform
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -188,6 +189,11 @@ def run_demo(out_dir: str | Path = "reports/demo", lake_root: str | Path = "data
                 f"{out / 'reconciliation.csv'} and qr.sim.reconcile(...).unexplained."
             )
 
+        t = step("execute the quickstart notebook (papermill) and convert it to HTML")
+        manifest["quickstart"] = _demo_quickstart(out)
+        timings["quickstart"] = time.perf_counter() - t
+        print(f"       {manifest['quickstart']}")
+
         coverage = lake.coverage()
         coverage.to_csv(out / "coverage.csv")
         print("\nLake coverage:")
@@ -211,7 +217,118 @@ def run_demo(out_dir: str | Path = "reports/demo", lake_root: str | Path = "data
         manifest["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
         manifest["finished"] = pd.Timestamp.now(tz="UTC").isoformat()
         manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        index = _write_demo_index(out, manifest)
         print(f"\n[demo] wrote {out}/ (manifest.json status={manifest['status']})")
+        print(f"[demo] open {index} in a browser: tearsheet, figures, stats, quickstart")
+
+
+def _demo_quickstart(out: Path) -> str:
+    # Execute notebooks/00_quickstart.ipynb (small parameters) into out/ and convert it
+    # to HTML; return a note for the index page (the file name, or why it is missing).
+    source = Path.cwd() / "notebooks" / "00_quickstart.ipynb"
+    if not source.is_file():
+        return "not run: notebooks/00_quickstart.ipynb is not in the working directory"
+    try:
+        import nbconvert
+        import papermill
+
+        executed = out / "quickstart.ipynb"
+        papermill.execute_notebook(
+            str(source),
+            str(executed),
+            parameters={"start": "2010-01-01", "out_dir": str(out / "quickstart")},
+            progress_bar=False,
+            log_output=False,
+            cwd=str(Path.cwd()),
+        )
+        nb = _with_plotly_html(executed)
+        body, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
+        # Self-contained: drop the template's require.js / MathJax from a CDN (unused).
+        body = re.sub(r'<script src="https?://[^"]*">\s*</script>', "", body)
+        (out / "quickstart.html").write_text(body, encoding="utf-8")
+    except Exception as exc:  # the page says what went wrong; the demo goes on
+        return f"not run: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    return "quickstart.html"
+
+
+def _with_plotly_html(path: Path) -> Any:
+    # The executed notebook with an HTML rendering beside each plotly figure (plotly.js
+    # embedded once), so its HTML export shows the figures without network access.
+    import nbformat
+    import plotly.io as pio
+
+    nb = nbformat.read(str(path), as_version=4)
+    first = True
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            figure = data.get("application/vnd.plotly.v1+json")
+            if figure is None or "text/html" in data:
+                continue
+            fig = pio.from_json(json.dumps(figure))
+            data["text/html"] = pio.to_html(fig, include_plotlyjs=first, full_html=False)
+            first = False
+    return nb
+
+
+def _write_demo_index(out: Path, manifest: dict[str, Any]) -> Path:
+    # A self-contained page (no network needed) linking every demo output.
+    import html
+
+    def table(rows: dict[str, Any]) -> str:
+        cells = "".join(
+            f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_shown(v))}</td></tr>"
+            for k, v in rows.items()
+        )
+        return f"<table>{cells}</table>"
+
+    quick = manifest.get("quickstart", "")
+    links = [
+        ("tearsheet.html", "quantstats tearsheet vs the equal-weight benchmark"),
+        ("performance.html", "plotly figure: equity, drawdown, rolling Sharpe, monthly returns"),
+        ("quickstart.html", "the quickstart notebook, executed"),
+        ("manifest.json", "run manifest: config, data fingerprint, timings, versions"),
+        ("stats.csv", "headline statistics"),
+        ("reconciliation.csv", "vectorized vs event-driven reconciliation"),
+        ("orders.csv", "every fill of the backtest"),
+        ("equity.csv", "equity per bar"),
+        ("coverage.csv", "lake coverage"),
+    ]
+    items = []
+    for name, what in links:
+        if (out / name).exists():
+            items.append(f'<li><a href="{name}">{name}</a>: {html.escape(what)}</li>')
+        elif name == "quickstart.html" and quick:
+            items.append(f"<li>{name}: {html.escape(str(quick))}</li>")
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>qresearch demo</title>
+<style>body{{font-family:"DejaVu Sans","Liberation Sans",Arial,sans-serif;margin:2em;
+max-width:60em;color:#222}} table{{border-collapse:collapse;margin:.5em 0 1.5em}}
+th,td{{border-bottom:1px solid #ddd;padding:.2em .8em;text-align:left}}
+th{{font-weight:normal;color:#555}} h2{{margin-top:1.5em}}</style></head><body>
+<h1>qresearch demo</h1>
+<p>Status <b>{html.escape(str(manifest.get("status")))}</b>, finished
+{html.escape(str(manifest.get("finished", "")))}, config {html.escape(
+        str(manifest.get("config_id", ""))
+    )}.</p>
+<h2>Outputs</h2><ul>{"".join(items)}</ul>
+<h2>Backtest: month-end top-5 momentum, 10 bps fees</h2>{table(manifest.get("backtest", {}))}
+<h2>Reconciliation with the event-driven simulator</h2>
+{table(manifest.get("reconciliation", {}))}
+</body></html>
+"""
+    path = out / "index.html"
+    tmp = out / ".index.html.tmp"
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _shown(value: Any) -> str:
+    # A number as people read it in a table.
+    if isinstance(value, float):
+        return f"{value:,.6g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3g}"
+    return str(value)
 
 
 def _demo_weights() -> tuple[Any, Any]:

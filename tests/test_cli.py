@@ -39,6 +39,17 @@ def test_demo_writes_reports_and_lake(tmp_path: Path, capsys: pytest.CaptureFixt
     assert daily["vectorized"].tolist() == equity.tolist()
     assert daily["relative"].abs().max() < 1e-9
     assert manifest["reconciliation"]["unexplained"] == 0
+    # index.html links every output and shows the headline figures; the quickstart
+    # notebook runs when notebooks/ is in the working directory (the repository root).
+    page = (out / "index.html").read_text()
+    for name in ("tearsheet.html", "performance.html", "manifest.json", "stats.csv"):
+        assert f'href="{name}"' in page
+    assert "unexplained" in page and "sharpe" in page and "http" not in page
+    if (Path.cwd() / "notebooks" / "00_quickstart.ipynb").is_file():
+        assert manifest["quickstart"] == "quickstart.html"
+        quick = (out / "quickstart.html").read_text()
+        # Figures drawn by plotly.js embedded in the page, no script from the network.
+        assert "Plotly.newPlot" in quick and '<script src="http' not in quick
     assert manifest["reconciliation"]["fills_vectorized"] == manifest["backtest"]["orders"]
     assert len(manifest["config_id"]) == 12 and len(manifest["data_fingerprint"]) == 16
     coverage = pd.read_csv(out / "coverage.csv", index_col=0)
