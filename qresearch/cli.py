@@ -308,9 +308,9 @@ th,td{{border-bottom:1px solid #ddd;padding:.2em .8em;text-align:left}}
 th{{font-weight:normal;color:#555}} h2{{margin-top:1.5em}}</style></head><body>
 <h1>qresearch demo</h1>
 <p>Status <b>{html.escape(str(manifest.get("status")))}</b>, finished
-{html.escape(str(manifest.get("finished", "")))}, config {html.escape(
-        str(manifest.get("config_id", ""))
-    )}.</p>
+{html.escape(str(manifest.get("finished", "")))}, config {
+        html.escape(str(manifest.get("config_id", "")))
+    }.</p>
 <h2>Outputs</h2><ul>{"".join(items)}</ul>
 <h2>Backtest: month-end top-5 momentum, 10 bps fees</h2>{table(manifest.get("backtest", {}))}
 <h2>Reconciliation with the event-driven simulator</h2>
