@@ -239,6 +239,25 @@ class BacktestResult:
 
         return to_vectorbt(self, freq=freq)
 
+    def _repr_html_(self) -> str:
+        # Jupyter: headline statistics and an equity sparkline (a sweep: final equities).
+        from qresearch._html import summary_html
+
+        if not isinstance(self.equity, pd.Series):
+            finals = self.equity.iloc[-1].sort_values(ascending=False)
+            rows = {str(k): float(v) for k, v in finals.head(20).items()}
+            return summary_html(
+                f"BacktestResult sweep ({self.equity.shape[1]} portfolios), final equity",
+                rows,
+                f"config_id {self.config_id}",
+            )
+        s = self.stats()
+        keys = ["start", "end", "total_return", "cagr", "volatility", "sharpe"]
+        keys += ["max_drawdown", "trades", "orders", "fees", "turnover"]
+        rows = {k: s[k] for k in keys if k in s.index}
+        rows["final_equity"] = float(self.equity.iloc[-1])
+        return summary_html("BacktestResult", rows, f"config_id {self.config_id}", self.equity)
+
     def __repr__(self) -> str:
         eq = self.equity
         n = 1 if isinstance(eq, pd.Series) else eq.shape[1]

@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from qresearch._html import summary_html
 from qresearch.backtest.result import BacktestResult
 from qresearch.exceptions import AlignmentError, ParameterError
-from qresearch.sim.result import SimResult, summary_html
+from qresearch.sim.result import SimResult
 
 __all__ = ["Reconciliation", "reconcile"]
 
@@ -74,7 +75,9 @@ class Reconciliation:
         )
 
     def _repr_html_(self) -> str:
-        return summary_html("Reconciliation", self.summary())
+        return summary_html(
+            "Reconciliation", self.summary().to_dict(), line=self.daily["relative"].abs()
+        )
 
 
 def _aggregate(frame: pd.DataFrame, qty: str) -> pd.DataFrame:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import html
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from qresearch._html import summary_html
 from qresearch.backtest.engine import _price_inputs
 from qresearch.backtest.result import BacktestResult
 from qresearch.sim import orders as o
@@ -317,21 +317,6 @@ class SimResult:
         )
 
     def _repr_html_(self) -> str:
-        return summary_html("SimResult", self.summary(), f"config_id {self.config_id}")
-
-
-def summary_html(title: str, summary: pd.Series, note: str = "") -> str:
-    """Render a summary Series as a compact two-column HTML table (Jupyter)."""
-
-    def fmt(value: Any) -> str:
-        if isinstance(value, float):
-            return f"{value:,.6g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3g}"
-        return str(value)
-
-    rows = "".join(
-        f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
-        f"<td>{html.escape(fmt(v))}</td></tr>"
-        for k, v in summary.items()
-    )
-    extra = f" <span style='color:#888'>{html.escape(note)}</span>" if note else ""
-    return f"<div><b>{html.escape(title)}</b>{extra}<table>{rows}</table></div>"
+        return summary_html(
+            "SimResult", self.summary().to_dict(), f"config_id {self.config_id}", self.equity
+        )

@@ -114,3 +114,17 @@ def test_config_id_identifies_the_run() -> None:
     e2 = e.copy()
     e2.iloc[20, 1] = not e2.iloc[20, 1]
     assert from_signals(close, e).config_id != from_signals(close, e2).config_id
+
+
+def test_html_repr_has_stats_and_sparkline() -> None:
+    import pandas as pd
+
+    from qresearch.backtest import from_weights
+    from tests.conftest import make_close
+
+    close = make_close(60, 3, seed=2, ragged=False)
+    w = pd.DataFrame(1 / 3, index=close.index, columns=close.columns)
+    page = from_weights(close, w, init_cash=1000.0)._repr_html_()
+    assert "BacktestResult" in page and "sharpe" in page and "<svg" in page and "<polyline" in page
+    sweep = pd.concat({1: w, 2: w * 0.5}, axis=1, names=["k", "symbol"])
+    assert "2 portfolios" in from_weights(close, sweep)._repr_html_()
