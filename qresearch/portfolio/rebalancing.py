@@ -354,6 +354,7 @@ def rebalance(
     n_jobs: int = 1,
     cache_dir: str | Path | None = None,
     min_history: float = 1.0,
+    progress: bool | None = None,
     **optimize_kwargs: Any,
 ) -> pd.DataFrame:
     """Compute walk-forward target weights, each from data up to its rebalance date.
@@ -401,6 +402,9 @@ def rebalance(
     min_history : float, default 1.0
         Fraction of the ``lookback`` window a symbol must have prices for (all of it
         by default) to be eligible; missing returns inside the window are not filled.
+    progress : bool, optional
+        A tqdm bar over the rebalance dates (None: only when stderr is a terminal, so
+        papermill and CI logs stay clean).
 
     Returns
     -------
@@ -503,9 +507,14 @@ def rebalance(
     def cached(key: str, t: Any, window: pd.DataFrame) -> pd.Series | None:
         return None if cache is None else cache.read(key, t, window)
 
+    from qresearch._progress import progress_bar
+
+    bar = progress_bar(len(jobs), "rebalance", unit="date", show=progress)
+
     def store(t: Any, key: str, w: pd.Series) -> None:
         # Keep one date's solution (with its record), and cache it atomically.
         solutions[t] = w
+        bar.update(1)
         if cache is not None:
             cache.write(key, w)
 
@@ -520,6 +529,7 @@ def rebalance(
                 store(t, key, _solve(window, method, t, previous, optimize_kwargs))
             else:
                 solutions[t] = w
+                bar.update(1)
             previous = solutions[t].reindex(close.columns, fill_value=0.0)
     else:
         todo: list[tuple[Any, pd.DataFrame, str]] = []
@@ -530,6 +540,7 @@ def rebalance(
                 todo.append((t, window, key))
             else:
                 solutions[t] = w
+                bar.update(1)
         if n_jobs > 1 and len(todo) > 1:
             # "spawn", not fork: a forked worker hangs in a solver whose thread pool the
             # parent already started (cvxpy's CLARABEL, used by PyPortfolioOpt, riskfolio).
@@ -544,6 +555,7 @@ def rebalance(
         else:
             for t, window, key in todo:
                 store(t, key, _solve(window, method, t, None, optimize_kwargs))
+    bar.close()
     for t, w in solutions.items():
         row = pd.Series(0.0, index=close.columns)
         row[w.index] = w.to_numpy()

@@ -19,7 +19,6 @@ import hashlib
 import itertools
 import json
 import os
-import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -254,10 +253,9 @@ class _Store:
 
 
 def _progress(total: int, initial: int, desc: str, show: bool | None) -> Any:
-    from tqdm.auto import tqdm
+    from qresearch._progress import progress_bar
 
-    disable = not sys.stderr.isatty() if show is None else not show
-    return tqdm(total=total, initial=initial, desc=desc, unit="run", disable=disable)
+    return progress_bar(total, desc, unit="run", show=show, initial=initial)
 
 
 def _iter_local(

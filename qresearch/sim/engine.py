@@ -33,7 +33,6 @@ Fill rules (per bar, documented in the README and tested one by one):
 from __future__ import annotations
 
 import math
-import sys
 from typing import Any, Literal
 
 import numpy as np
@@ -756,11 +755,8 @@ class _Run:
 
 def _progress(progress: bool | None, n_rows: int, n_cols: int) -> Any:
     # A tqdm bar when asked, or (None) on long runs when stderr is a terminal.
-    if progress is None:
-        progress = n_rows * n_cols >= 5_000_000 and sys.stderr.isatty()
-    if not progress:
-        return None
-    from qresearch._optional import import_optional
+    from qresearch._progress import progress_bar
 
-    tqdm = import_optional("tqdm.auto", extra="research")
-    return tqdm.tqdm(total=n_rows, unit="bar", desc="simulating")
+    if progress is None and n_rows * n_cols < 5_000_000:
+        return None
+    return progress_bar(n_rows, "simulating", unit="bar", show=progress)
