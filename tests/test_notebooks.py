@@ -31,6 +31,16 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
             for method in ("max_sharpe", "min_vol")
         ],
         ("04_event_driven_validation.ipynb", {"start": "2005-01-01", "end": "2014-12-31"}),
+        (
+            "05_sweep.ipynb",
+            {
+                "top_n": [3, 5],
+                "lookback": [126],
+                "start": "2014-01-01",
+                "n_jobs": 2,
+                "notebook": str(NOTEBOOKS / "03_cross_sectional_momentum.ipynb"),
+            },
+        ),
     ],
 )
 def test_notebook_runs_under_papermill(name: str, params: dict, tmp_path: Path) -> None:
@@ -68,6 +78,9 @@ def test_notebook_runs_under_papermill(name: str, params: dict, tmp_path: Path) 
         summary = pd.read_csv(tmp_path / "out" / "reconciliation.csv", index_col=0)["value"]
         assert int(summary["unexplained"]) == 0
         assert (tmp_path / "out" / "performance.html").exists()
+    elif name.startswith("05"):
+        assert (tmp_path / "out" / "report.html").exists()
+        assert len(list((tmp_path / "out" / "trials").glob("*.json"))) == 2
     else:
         assert (tmp_path / "out" / "tearsheet.html").exists()
 
@@ -80,6 +93,7 @@ def test_notebook_runs_under_papermill(name: str, params: dict, tmp_path: Path) 
         "02_meta_labeling.ipynb",
         "03_cross_sectional_momentum.ipynb",
         "04_event_driven_validation.ipynb",
+        "05_sweep.ipynb",
     ],
 )
 def test_notebook_finds_the_project_root_from_any_folder(

@@ -202,7 +202,9 @@ class SweepResult:
         ]
         if n_ok:
             best = self.best()
-            shown = ", ".join(f"{p}={best[p]!r}" for p in self.parameters())
+            # numpy scalars as plain Python values (126, not np.int64(126))
+            values = {p: getattr(best[p], "item", lambda v=best[p]: v)() for p in self.parameters()}
+            shown = ", ".join(f"{p}={v!r}" for p, v in values.items())
             parts.append(
                 f"<p>Best by Sharpe: {html.escape(shown)}: Sharpe {best['sharpe']:.3f}, "
                 f"PSR {best['psr']:.3f}, deflated Sharpe ratio {best['dsr']:.3f} "
