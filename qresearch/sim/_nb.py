@@ -210,6 +210,32 @@ def record_fill_py(
     counts[1] = n + 1
 
 
+def book_fill_py(
+    k: int,
+    i: int,
+    c: int,
+    side: int,
+    q: float,
+    price: float,
+    fee: float,
+    floats: Any,
+    fills: Any,
+    counts: Any,
+    pos: Any,
+    avg: Any,
+    realized: Any,
+) -> None:
+    # Book a fill of q units of order k: account, fill record, the order's filled
+    # quantity and average fill price (shared by every order type).
+    pnl = account_py(c, q if side > 0 else -q, price, fee, pos, avg, realized)
+    record_fill_py(fills, counts, k, i, c, side, q, price, fee, pnl)
+    filled = floats[k, F_FILLED]
+    floats[k, F_AVG_PRICE] = (
+        price if filled == 0.0 else (floats[k, F_AVG_PRICE] * filled + price * q) / (filled + q)
+    )
+    floats[k, F_FILLED] = filled + q
+
+
 def portfolio_value_py(cash: Any, pos: Any, val_price: Any, i: int) -> float:
     # Cash plus positions at this bar's valuation prices.
     value = cash[0]
@@ -285,16 +311,8 @@ def execute_py(
             finish_py(ints, events, counts, k, i, REJECTED, EV_REJECTED, R_FEES)
             return
         cash[0] = cash[0] + net
-    dq = final if side > 0 else -final
-    pnl = account_py(c, dq, adj, fee, pos, avg, realized)
-    record_fill_py(fills, counts, k, i, c, side, final, adj, fee, pnl)
+    book_fill_py(k, i, c, side, final, adj, fee, floats, fills, counts, pos, avg, realized)
     vol_used[c] += final
-    filled = floats[k, F_FILLED]
-    avg_fill = floats[k, F_AVG_PRICE]
-    floats[k, F_AVG_PRICE] = (
-        adj if filled == 0.0 else (avg_fill * filled + adj * final) / (filled + final)
-    )
-    floats[k, F_FILLED] = filled + final
     done = floats[k, F_QTY] - floats[k, F_FILLED] <= 1e-9 * max(floats[k, F_QTY], 1.0)
     if done:
         finish_py(ints, events, counts, k, i, FILLED, EV_FILLED, 0)
@@ -421,18 +439,8 @@ def target_batch_py(
             if reason == R_AT_TARGET:
                 finish_py(ints, events, counts, k, i, CANCELLED, EV_CANCELLED, reason)
             continue
-        dq = final if side > 0 else -final
-        pnl = account_py(c, dq, adj, fee, pos, avg, realized)
-        record_fill_py(fills, counts, k, i, c, side, final, adj, fee, pnl)
+        book_fill_py(k, i, c, side, final, adj, fee, floats, fills, counts, pos, avg, realized)
         vol_used[c] += final
-        filled = floats[k, F_FILLED]
-        if filled == 0.0 or math.isnan(floats[k, F_AVG_PRICE]):
-            floats[k, F_AVG_PRICE] = adj
-        else:
-            floats[k, F_AVG_PRICE] = (floats[k, F_AVG_PRICE] * filled + adj * final) / (
-                filled + final
-            )
-        floats[k, F_FILLED] = filled + final
         floats[k, F_QTY] = floats[k, F_FILLED]
         ints[k, I_SIDE] = side
         if is_close_py(size, want):
@@ -715,6 +723,7 @@ _HELPERS = (
     "touch_price_py",
     "account_py",
     "record_fill_py",
+    "book_fill_py",
     "portfolio_value_py",
     "cancel_oco_py",
     "execute_py",
