@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from qresearch._validation import check_aligned, check_choice, check_panel
+from qresearch._validation import check_aligned, check_panel
 from qresearch.backtest.engine import target_array
 from qresearch.exceptions import ParameterError
 
@@ -83,9 +83,8 @@ class TargetWeights:
         check_panel(weights, "weights", allow_empty=False)
         if algo is not None and not isinstance(algo, TWAP | VWAP):
             raise ParameterError(f"algo must be TWAP(n), VWAP(n) or None; got {algo!r}.")
-        check_choice("over_leverage", over_leverage, ["raise", "scale"], "TargetWeights")
-        if np.isinf(weights.to_numpy(dtype=np.float64, na_value=np.nan)).any():
-            target_array(weights, 1, np.inf, over_leverage, "TargetWeights")  # names the cell
+        # Checks the option and names an infinite cell (the leverage check waits for bind).
+        target_array(weights, 1, np.inf, over_leverage, "TargetWeights")
         self.weights = weights
         self.algo = algo
         self.over_leverage = over_leverage
