@@ -232,15 +232,21 @@ def _demo_quickstart(out: Path) -> str:
         import nbconvert
         import papermill
 
+        from qresearch.research.runs import _kernel_manager_class
+
         executed = out / "quickstart.ipynb"
-        papermill.execute_notebook(
-            str(source),
-            str(executed),
-            parameters={"start": "2010-01-01", "out_dir": str(out / "quickstart")},
-            progress_bar=False,
-            log_output=False,
-            cwd=str(Path.cwd()),
-        )
+        # The kernel process's own log (ipykernel's start-up warnings) goes to a file,
+        # not into the demo's output.
+        with (out / "quickstart.kernel.log").open("wb") as kernel_log:
+            papermill.execute_notebook(
+                str(source),
+                str(executed),
+                parameters={"start": "2010-01-01", "out_dir": str(out / "quickstart")},
+                progress_bar=False,
+                log_output=False,
+                cwd=str(Path.cwd()),
+                kernel_manager_class=_kernel_manager_class({}, kernel_log),
+            )
         nb = _with_plotly_html(executed)
         body, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
         # Self-contained: drop the template's require.js / MathJax from a CDN (unused).

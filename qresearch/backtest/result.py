@@ -216,10 +216,12 @@ class BacktestResult:
         title: str = "qresearch backtest",
         periods_per_year: int = 252,
         risk_free: float = 0.0,
+        progress: bool | None = None,
     ) -> Any:
         """Write quantstats' HTML tearsheet of the returns to ``path``; return the path.
 
-        Never downloads: ``benchmark`` must be a return Series. See
+        Never downloads: ``benchmark`` must be a return Series. ``progress`` shows a
+        tqdm bar per chart (``None``: only in a terminal). See
         :func:`qresearch.evaluation.tearsheet.write_tearsheet`.
         """
         from qresearch.evaluation.tearsheet import write_tearsheet
@@ -231,6 +233,7 @@ class BacktestResult:
             title=title,
             periods_per_year=periods_per_year,
             risk_free=risk_free,
+            progress=progress,
         )
 
     def to_vectorbt(self, freq: str = "1D") -> Any:

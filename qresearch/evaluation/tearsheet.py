@@ -44,7 +44,9 @@ import numpy as np
 import pandas as pd
 
 from qresearch._optional import import_optional
+from qresearch._progress import progress_bar
 from qresearch._validation import check_periods_per_year
+from qresearch.evaluation._quantstats_fast import speed_patches
 from qresearch.evaluation.plots import _aligned_benchmark, _returns_series
 from qresearch.exceptions import ParameterError
 
@@ -118,6 +120,10 @@ _EXTRA_CSS = (
     "#qr-coverage{color:#555;margin:6px 0 0}"
 )
 
+# Charts in quantstats' full report without a benchmark; a benchmark adds the rolling
+# beta and the EOY bars against it (the progress bar's total).
+_CHARTS = 12
+
 _NAN_CELL = re.compile(r"<td>\s*-?nan%?\s*</td>", re.IGNORECASE)
 
 
@@ -132,12 +138,10 @@ def _indexed_by_year(data: Any) -> Any:
     return data
 
 
-def _bars_on_their_labels(plot_returns_bars: Callable[..., Any], quantstats: ModuleType) -> Any:
+def _bars_on_their_labels(plot_returns_bars: Callable[..., Any]) -> Any:
     # quantstats' EOY bar chart, fed year-end returns indexed by year: the wrapper does
     # the resampling quantstats would do (it needs the DatetimeIndex) and passes
     # resample=None.
-    comp = quantstats.stats.comp
-
     @functools.wraps(plot_returns_bars)
     def wrapper(returns: Any, benchmark: Any = None, *args: Any, **kwargs: Any) -> Any:
         resample = kwargs.pop("resample", "YE")
@@ -145,7 +149,8 @@ def _bars_on_their_labels(plot_returns_bars: Callable[..., Any], quantstats: Mod
             resampled = []
             for data in (returns, benchmark):
                 if isinstance(data, pd.Series | pd.DataFrame):
-                    data = data.resample(resample).apply(comp).resample(resample).last()
+                    # (1 + r).prod() - 1 per bin is quantstats' stats.comp of the bin
+                    data = data.add(1).resample(resample).prod().sub(1)
                 resampled.append(data)
             returns, benchmark = resampled
         return plot_returns_bars(
@@ -184,17 +189,21 @@ _MONTH_NAMES = tuple(m.upper() for m in calendar.month_abbr[1:])  # quantstats' 
 
 
 @contextlib.contextmanager
-def _fixed_quantstats(quantstats: ModuleType) -> Iterator[None]:
-    # Swap in the fixed EOY bar chart and monthly table while a report is drawn, then
-    # put the originals back. A quantstats without these functions is left alone.
+def _fixed_quantstats(
+    quantstats: ModuleType, on_save: Callable[[], None] | None = None
+) -> Iterator[None]:
+    # Swap in the fixed EOY bar chart and monthly table, and the fast helpers, while a
+    # report is drawn, then put the originals back. A quantstats without these
+    # functions is left alone. on_save is called after each chart is saved.
     patches: list[tuple[Any, str, Callable[..., Any], tuple[Any, ...]]] = [
-        (quantstats._plotting.core, "plot_returns_bars", _bars_on_their_labels, (quantstats,)),
+        (quantstats._plotting.core, "plot_returns_bars", _bars_on_their_labels, ()),
         (quantstats.stats, "monthly_returns", _blank_months_without_returns, ()),
     ]
+    patches += speed_patches(quantstats, on_save)
     originals: list[tuple[Any, str, Any]] = []
     for module, name, fix, extra in patches:
         original = getattr(module, name, None)
-        if callable(original):
+        if original is not None:
             originals.append((module, name, original))
             setattr(module, name, fix(original, *extra))
     try:
@@ -262,6 +271,7 @@ def write_tearsheet(
     title: str = "qresearch backtest",
     periods_per_year: int = 252,
     risk_free: float = 0.0,
+    progress: bool | None = None,
 ) -> Path:
     """Write quantstats' full HTML tearsheet of a return series, offline.
 
@@ -284,6 +294,10 @@ def write_tearsheet(
         Periods per year: 252 daily, 52 weekly, 12 monthly.
     risk_free : float, default 0.0
         Annual risk-free rate (quantstats ``rf``).
+    progress : bool, optional
+        A tqdm bar that ticks once per chart (14 with a benchmark, 12 without) and
+        once for the page. ``None`` (default) shows it only when stderr is a terminal,
+        so papermill and CI logs stay clean; ``True`` always, ``False`` never.
 
     Returns
     -------
@@ -360,8 +374,11 @@ def write_tearsheet(
             # A unique name beside the target, so os.replace is atomic and the file
             # gets the usual permissions (mkstemp would create it 0600).
             tmp = out.with_name(f".{out.name}.{uuid.uuid4().hex}.tmp")
+            bar = progress_bar(
+                _CHARTS + (bench is not None) * 2 + 1, "tearsheet", unit="chart", show=progress
+            )
             try:
-                with _fixed_quantstats(quantstats):
+                with _fixed_quantstats(quantstats, bar.update):
                     quantstats.reports.html(
                         r,
                         benchmark=bench,
@@ -376,7 +393,10 @@ def write_tearsheet(
                 page = tmp.read_text(encoding="utf-8")
                 tmp.write_text(_fix_html(page, _coverage_note(r, bench)), encoding="utf-8")
                 os.replace(tmp, out)
+                bar.update(1)  # the page
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
+            finally:
+                bar.close()
     return out
