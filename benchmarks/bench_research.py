@@ -14,6 +14,12 @@ new pool each time). Overhead per run = (wall - callable seconds / workers) / 16
 callable seconds being the sum of the per-trial durations measured in the workers.
 The LocalCluster (2 worker processes, 1 thread each) is started once per case, outside
 the timing; its start-up time is reported separately.
+Part 3, notebooks: a 16-run sweep of a small notebook (a parameters cell with ``seed``;
+a cell that imports qresearch, draws 2520 daily returns and records metrics and
+returns), each run a papermill execution with a fresh kernel. The notebook's own work
+is the sum of its cells' execution times (papermill's per-cell ``duration``); overhead
+per run = (wall - notebook seconds / workers) / 16: kernel start and stop, papermill,
+the parameter check, manifest and trial files.
 Run: .venv/bin/python benchmarks/bench_research.py
 """
 
@@ -35,6 +41,19 @@ from _harness import emit, run_in_subprocess
 GRID = {"lookback": [21, 42, 63, 84, 126, 189, 252, 378], "top_n": [3, 5]}
 N_RUNS = 16
 REPEAT = 3
+NB_REPEAT = 2
+
+NB_PARAMETERS = "seed = 0"
+NB_WORK = """\
+import numpy as np
+import pandas as pd
+import qresearch.api as qr
+
+idx = pd.bdate_range("2010-01-01", periods=2520, name="timestamp")
+r = pd.Series(np.random.default_rng(seed).normal(0.0004, 0.01, len(idx)), index=idx)
+qr.research.record_metrics({"mean": float(r.mean())})
+qr.research.record_returns(r)
+"""
 
 
 def momentum(lookback: int, top_n: int) -> Any:
@@ -88,7 +107,89 @@ def _one_sweep(
         shutil.rmtree(out, ignore_errors=True)
 
 
+def _write_notebook(folder: Path) -> Path:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell(NB_PARAMETERS)
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(NB_WORK)]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    path = folder / "bench_nb.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def _notebook_sweep(scheduler: Any, n_jobs: int, notebook: Path) -> tuple[float, float]:
+    # Wall seconds of one notebook sweep and the notebooks' own seconds (sum of the
+    # executed cells' papermill durations over all runs).
+    from qresearch.research.sweeps import sweep
+
+    out = Path(tempfile.mkdtemp(prefix="qresearch-bench-nbsweep-"))
+    try:
+        grid = {"seed": list(range(N_RUNS))}
+        t0 = time.perf_counter()
+        result = sweep(
+            notebook, grid, n_jobs=n_jobs, scheduler=scheduler, out_dir=out, progress=False
+        )
+        table = result.table()
+        wall = time.perf_counter() - t0
+        if len(table) != N_RUNS or not (table["status"] == "ok").all():
+            raise RuntimeError(f"notebook sweep failed:\n{table[['status', 'error']]}")
+        own = 0.0
+        for executed in (out / "runs").glob("*/bench_nb.ipynb"):
+            cells = json.loads(executed.read_text())["cells"]
+            own += sum(c["metadata"]["papermill"]["duration"] or 0.0 for c in cells)
+        return wall, own
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def notebook_case(name: str) -> None:
+    cluster = client = None
+    startup = 0.0
+    if name == "nb-dask":
+        import distributed
+
+        t0 = time.perf_counter()
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        client = distributed.Client(cluster)
+        startup = time.perf_counter() - t0
+    n_jobs = {"nb-serial": 1, "nb-pool2": 2, "nb-dask": 2}[name]
+    folder = Path(tempfile.mkdtemp(prefix="qresearch-bench-nb-"))
+    try:
+        notebook = _write_notebook(folder)
+        first_wall, _ = _notebook_sweep(client, n_jobs, notebook)
+        runs = [_notebook_sweep(client, n_jobs, notebook) for _ in range(NB_REPEAT)]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    wall = statistics.median(w for w, _ in runs)
+    own = statistics.median(o for _, o in runs)
+    emit(
+        {
+            "first_s": first_wall,
+            "median_s": wall,
+            "own_s": own,
+            "overhead_s_per_run": (wall - own / n_jobs) / N_RUNS,
+            "cluster_startup_s": startup,
+        }
+    )
+
+
 def case(name: str) -> None:
+    if name.startswith("nb-"):
+        notebook_case(name)
+        return
     cluster = client = None
     startup = 0.0
     if name == "dask":
@@ -159,7 +260,22 @@ def main() -> None:
         print(f"{label:16s} {r['first_s']:8.2f} {r['median_s']:9.2f} {r['own_s']:10.2f}")
     startup = rows["LocalCluster 2"]["cluster_startup_s"]
     print(f"LocalCluster start-up (not in the sweep times): {startup:.2f} s")
-    print(json.dumps(rows))
+    nb_rows = {}
+    for label, name in (
+        ("n_jobs=1", "nb-serial"),
+        ("n_jobs=2", "nb-pool2"),
+        ("LocalCluster 2", "nb-dask"),
+    ):
+        nb_rows[label] = run_in_subprocess(__file__, name)
+    print(f"notebook sweeps of {N_RUNS} runs (papermill, a kernel per run), median of {NB_REPEAT}")
+    print("overhead per run = (wall - notebook s / workers) / 16; notebook s = sum of cell times")
+    print(f"{'':16s} {'first s':>8s} {'median s':>9s} {'notebook s':>10s} {'s/run':>6s}")
+    for label, r in nb_rows.items():
+        print(
+            f"{label:16s} {r['first_s']:8.2f} {r['median_s']:9.2f} {r['own_s']:10.2f} "
+            f"{r['overhead_s_per_run']:6.2f}"
+        )
+    print(json.dumps({"callable": rows, "notebook": nb_rows}))
 
 
 if __name__ == "__main__":

@@ -22,13 +22,14 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
             "03_cross_sectional_momentum.ipynb",
             {"start": "2010-01-01", "end": "2014-12-31", "top_n": 5},
         ),
+        # Every alternative the parameters cell lists ("inverse_vol" runs in 05_sweep).
         # Optimizers that concentrate the book: the 20% cap then leaves cash, never crashes.
         *[
             (
                 "03_cross_sectional_momentum.ipynb",
                 {"start": "2012-01-01", "end": "2014-12-31", "top_n": 5, "method": method},
             )
-            for method in ("max_sharpe", "min_vol")
+            for method in ("max_sharpe", "min_vol", "risk_parity", "equal")
         ],
         ("04_event_driven_validation.ipynb", {"start": "2005-01-01", "end": "2014-12-31"}),
         (

@@ -2,8 +2,9 @@
 
 ``run_notebook(path, params)`` executes a parameterized notebook into
 ``reports/runs/<run_id>/`` with the executed notebook and ``manifest.json``;
-inside the notebook, ``record_data(panel)`` and ``record_metrics({...})`` add the
-data fingerprints and headline metrics to it (and do nothing outside a run);
+inside the notebook, ``record_data(panel)``, ``record_metrics({...})`` and
+``record_returns(result)`` add the data fingerprints, headline metrics and returns
+to it (and write nothing outside a run);
 ``load_runs("reports/runs")`` tabulates every run, and ``sweep(path, grid)`` runs
 a grid of them (``sweeps.py``). Papermill loads only when a
 notebook runs, so ``import qresearch.research`` stays light.
@@ -16,6 +17,7 @@ from qresearch.research.manifest import (
     current_run_dir,
     record_data,
     record_metrics,
+    record_returns,
 )
 from qresearch.research.parameters import (
     check_parameters,
@@ -40,6 +42,7 @@ __all__ = [
     "notebook_run_id",
     "record_data",
     "record_metrics",
+    "record_returns",
     "run_notebook",
     "sweep",
 ]

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 __all__ = [
     "RECORDS_FILE",
+    "RETURNS_FILE",
     "RUN_DIR_ENV",
     "current_run_dir",
     "data_fingerprint",
@@ -33,6 +34,7 @@ __all__ = [
     "read_json",
     "record_data",
     "record_metrics",
+    "record_returns",
     "write_json_atomic",
 ]
 
@@ -40,6 +42,8 @@ __all__ = [
 # notebook's records go to inside the run folder.
 RUN_DIR_ENV = "QRESEARCH_RUN_DIR"
 RECORDS_FILE = "records.json"
+# The file record_returns writes into the run folder (sweeps read it for PSR/DSR/PBO).
+RETURNS_FILE = "returns.parquet"
 
 # Packages whose versions every manifest lists (when installed).
 _PACKAGES = (
@@ -142,6 +146,8 @@ def _update_records(run_dir: Path, key: str, update: Any) -> None:
         records = {}
     if key == "metrics":
         records["metrics"] = {**records.get("metrics", {}), **update}
+    elif key == "returns":
+        records["returns"] = update
     else:
         entries = [d for d in records.get("data", []) if d.get("name") != update["name"]]
         records["data"] = [*entries, update]
@@ -242,6 +248,98 @@ def record_metrics(metrics: T) -> T:
     except Exception:
         pass
     return metrics
+
+
+def _returns_series(value: Any) -> Any:
+    # A BacktestResult / SimResult (their .returns) or a Series (or one-column frame)
+    # of simple returns, validated, as a float64 Series named "returns".
+    import pandas as pd
+
+    from qresearch._validation import check_returns
+    from qresearch.exceptions import ParameterError
+
+    # A frame's .returns would be its column of that name, not the frame.
+    is_pandas = isinstance(value, pd.Series | pd.DataFrame)
+    returns = value if is_pandas else getattr(value, "returns", value)
+    if isinstance(returns, pd.DataFrame) and returns.shape[1] != 1:
+        hint = f", e.g. returns[{str(returns.columns[0])!r}]" if returns.shape[1] else ""
+        raise ParameterError(
+            f"record_returns takes the returns of one portfolio; got a DataFrame with "
+            f"{returns.shape[1]} columns. Record one column{hint}."
+        )
+    if isinstance(returns, pd.DataFrame):
+        returns = returns.iloc[:, 0]
+    if not isinstance(returns, pd.Series):
+        raise ParameterError(
+            "record_returns takes a BacktestResult, a SimResult or a pandas Series of simple "
+            f"returns; got {type(value).__name__}."
+        )
+    frame, _ = check_returns(returns, "returns", "record_returns")
+    return frame.iloc[:, 0].rename("returns")
+
+
+def record_returns(returns: T) -> T:
+    """Record the periodic returns of a run, for sweeps and later comparison.
+
+    Inside a run the returns are written to ``returns.parquet`` in the run folder (a
+    temporary file, then ``os.replace``; a later call replaces it) and the manifest
+    lists their length and dates. A notebook sweep reads them to compute each trial's
+    statistics, the probabilistic and deflated Sharpe ratios and the probability of
+    backtest overfitting; :meth:`RunRecord.returns` reads them back. Outside a run
+    nothing is written, but the input is still checked, so a mistake shows while the
+    notebook is developed.
+
+    Parameters
+    ----------
+    returns : BacktestResult, SimResult, Series or one-column DataFrame
+        Simple periodic returns (a result's ``.returns``) on a sorted, unique index;
+        NaN is kept (statistics skip it), infinity is refused.
+
+    Returns
+    -------
+    The input, unchanged.
+
+    Raises
+    ------
+    ParameterError
+        For anything that is not the returns of one portfolio, infinite returns or
+        non-numeric values (inside and outside a run).
+    PanelError
+        For an unsorted or duplicated index.
+    OSError
+        When the run folder cannot be written (the run then fails: a sweep would
+        otherwise rank it without its returns).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> r = pd.Series([0.01, -0.02], index=pd.to_datetime(["2024-01-02", "2024-01-03"]))
+    >>> record_returns(r) is r
+    True
+    """
+    series = _returns_series(returns)
+    run_dir = current_run_dir()
+    if run_dir is None:
+        return returns
+    path = run_dir / RETURNS_FILE
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=run_dir)
+    os.close(fd)
+    try:
+        series.to_frame().to_parquet(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    index = series.index
+    entry = {
+        "file": RETURNS_FILE,
+        "rows": len(series),
+        "non_null": int(series.notna().sum()),
+        "start": index[0] if len(index) else None,
+        "end": index[-1] if len(index) else None,
+    }
+    _update_records(run_dir, "returns", jsonable(entry))
+    return returns
 
 
 def data_fingerprint(entries: list[dict[str, Any]]) -> str | None:

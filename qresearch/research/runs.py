@@ -26,6 +26,7 @@ import pandas as pd
 from qresearch.exceptions import RunError
 from qresearch.research.manifest import (
     RECORDS_FILE,
+    RETURNS_FILE,
     RUN_DIR_ENV,
     data_fingerprint,
     git_info,
@@ -126,6 +127,18 @@ class RunRecord:
     def ok(self) -> bool:
         """True when the run completed."""
         return self.status == "completed"
+
+    def returns(self) -> pd.Series | None:
+        """Return the returns the notebook recorded with ``record_returns``, or None.
+
+        Read from ``returns.parquet`` in the run folder as a float Series named
+        ``"returns"``.
+        """
+        path = self.path / RETURNS_FILE
+        if not path.is_file():
+            return None
+        frame = pd.read_parquet(path)
+        return frame.iloc[:, 0].astype("float64").rename("returns")
 
     @property
     def error(self) -> dict[str, Any] | None:
@@ -423,6 +436,7 @@ def run_notebook(
             data=data,
             data_fingerprint=data_fingerprint(data),
             metrics=records.get("metrics", {}),
+            returns=records.get("returns"),
             artifacts=_artifacts(run_dir, path.name),
         )
         if error is not None:

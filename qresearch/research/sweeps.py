@@ -33,9 +33,6 @@ from qresearch.research._sweep_result import SweepResult, _atomic_write_bytes
 
 __all__ = ["SweepResult", "expand_grid", "load_sweep", "sweep"]
 
-NOTEBOOK_RETURNS_FILE = "returns.parquet"
-"""A swept notebook's returns: this file in its run folder (one column), if written."""
-
 
 def expand_grid(grid: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]]) -> list[dict]:
     """Return the trials of a grid as a list of parameter dicts.
@@ -137,7 +134,9 @@ def _pid_alive(pid: int) -> bool:
 
 def _returns_of(value: Any) -> pd.Series:
     # A BacktestResult (its .returns) or a returns Series, as a float Series.
-    returns = getattr(value, "returns", value)
+    # A frame's .returns would be its column of that name, not the frame.
+    is_pandas = isinstance(value, pd.Series | pd.DataFrame)
+    returns = value if is_pandas else getattr(value, "returns", value)
     if isinstance(returns, pd.DataFrame) and returns.shape[1] == 1:
         returns = returns.iloc[:, 0]
     if not isinstance(returns, pd.Series):
@@ -210,9 +209,9 @@ def _run_notebook_trial(path: str, params: dict[str, Any], runs_dir: str) -> Any
 
 
 def _notebook_returns(record: Any) -> pd.Series | None:
-    # The returns a notebook wrote to returns.parquet in its run folder, if any.
-    path = Path(record.path) / NOTEBOOK_RETURNS_FILE
-    return _returns_of(pd.read_parquet(path)) if path.exists() else None
+    # The returns the notebook recorded (record_returns -> returns.parquet), if any.
+    returns = record.returns()
+    return None if returns is None else _returns_of(returns)
 
 
 def _target_name(target: Callable[..., Any] | str | os.PathLike) -> str:

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from qresearch.cli import _param_value
-from qresearch.exceptions import ParameterError
+from qresearch.exceptions import PanelError, ParameterError
 from qresearch.research import (
     RUN_DIR_ENV,
     RunError,
@@ -68,7 +68,21 @@ def test_a_run_writes_its_folder_and_manifest(runs: dict) -> None:
     assert record.metrics == {"sharpe": 10.0, "trades": 3}
     assert manifest["versions"]["python"] and manifest["versions"]["papermill"]
     assert manifest["started"] <= manifest["finished"] and manifest["duration_s"] > 0
-    assert manifest["artifacts"] == [{"path": "artifact.txt", "bytes": 3}]
+    artifacts = {a["path"]: a["bytes"] for a in manifest["artifacts"]}
+    assert artifacts.pop("artifact.txt") == 3 and set(artifacts) == {"returns.parquet"}
+    # record_returns: the file, its manifest entry and RunRecord.returns().
+    assert manifest["returns"]["file"] == "returns.parquet"
+    assert manifest["returns"]["rows"] == 3 and manifest["returns"]["non_null"] == 2
+    assert manifest["returns"]["start"].startswith("2020-01-01")
+    pd.testing.assert_series_equal(
+        record.returns(),
+        pd.Series(
+            [float("nan"), 1.0, 0.5],
+            index=pd.date_range("2020-01-01", periods=3, name="timestamp"),
+            name="returns",
+        ),
+        check_freq=False,
+    )
     assert (record.path / "kernel.log").is_file()  # the kernel's own log, not an artifact
     assert (record.path / "artifact.txt").read_text() == "hrp"
     # The data the notebook recorded, with the fingerprint qr.data.fingerprint gives.
@@ -205,6 +219,62 @@ def test_recording_inside_a_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert "error" in by_name["odd"]
     assert records["metrics"] == {"sharpe": 2.0, "n": 3, "bad": None, "end": "2020-01-01T00:00:00"}
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_record_returns(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import numpy as np
+
+    from qresearch.backtest import from_weights
+    from qresearch.research import record_returns
+
+    close = make_close()
+    result = from_weights(close, pd.DataFrame(0.1, index=close.index, columns=close.columns))
+    # Outside a run: checked, nothing written, the input returned.
+    monkeypatch.delenv(RUN_DIR_ENV, raising=False)
+    assert record_returns(result) is result
+    # Inside a run: returns.parquet holds result.returns; a later call replaces it.
+    monkeypatch.setenv(RUN_DIR_ENV, str(tmp_path))
+    assert record_returns(result) is result
+    stored = pd.read_parquet(tmp_path / "returns.parquet")["returns"]
+    np.testing.assert_array_equal(stored.to_numpy(), result.returns.to_numpy())
+    assert stored.index.equals(result.returns.index)
+    half = result.returns.iloc[:50].to_frame("anything")  # a one-column frame
+    record_returns(half)
+    assert len(pd.read_parquet(tmp_path / "returns.parquet")) == 50
+    records = json.loads((tmp_path / "records.json").read_text())
+    assert records["returns"]["rows"] == 50 and records["returns"]["file"] == "returns.parquet"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("inside", [False, True])
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        (pd.DataFrame({"a": [0.1], "returns": [0.2]}), ParameterError, "2 columns.*'a'"),
+        (pd.DataFrame(index=[1, 2]), ParameterError, "0 columns"),
+        ([0.1, 0.2], ParameterError, "got list"),
+        (pd.Series([0.1, float("inf")]), ParameterError, "infinite return at 1"),
+        (pd.Series(["0.1", "x"]), ParameterError, "numeric returns"),
+        (pd.Series([0.1, 0.2], index=[2, 1]), PanelError, "not sorted"),
+    ],
+)
+def test_record_returns_refuses_what_is_not_returns(
+    bad: object,
+    error: type,
+    match: str,
+    inside: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from qresearch.research import record_returns
+
+    if inside:
+        monkeypatch.setenv(RUN_DIR_ENV, str(tmp_path))
+    else:
+        monkeypatch.delenv(RUN_DIR_ENV, raising=False)
+    with pytest.raises(error, match=match):
+        record_returns(bad)
+    assert not (tmp_path / "returns.parquet").exists()
 
 
 def test_manifest_writes_are_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

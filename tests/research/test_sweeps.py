@@ -314,13 +314,13 @@ _NOTEBOOK_CELLS = [
         None,
         "import numpy as np\n"
         "import pandas as pd\n"
-        "from qresearch.research import current_run_dir, record_metrics\n"
+        "from qresearch.research import record_metrics, record_returns\n"
         "if fail:\n"
         "    raise ValueError('asked to fail')\n"
         "idx = pd.bdate_range('2020-01-01', periods=100, name='timestamp')\n"
         "r = pd.Series(np.random.default_rng(seed).normal(0.001, 0.01, 100), index=idx)\n"
         "record_metrics({'mean_return': float(r.mean())})\n"
-        "r.to_frame('returns').to_parquet(current_run_dir() / 'returns.parquet')",
+        "record_returns(r)",
     ),
 ]
 
@@ -355,6 +355,9 @@ def test_notebook_sweep(tmp_path: Path) -> None:
     for seed in (1, 2):
         r = pd.Series(np.random.default_rng(seed).normal(0.001, 0.01, 100))
         assert table.loc[seed, "mean_return"] == pytest.approx(r.mean())
+        # The recorded returns reach the trial: its Sharpe is theirs (hand formula).
+        sharpe = r.mean() / r.std(ddof=1) * math.sqrt(252)
+        assert table.loc[seed, "sharpe"] == pytest.approx(sharpe, rel=1e-9)
         assert math.isfinite(table.loc[seed, "dsr"])
     assert result.name == "toy"
 

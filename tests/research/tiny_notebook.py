@@ -27,6 +27,7 @@ close = pd.DataFrame(
 )
 close = qr.research.record_data(close, name="close")
 qr.research.record_metrics({"sharpe": window * rate, "trades": 3})
+qr.research.record_returns(close["A"].pct_change())
 with open(f"{out_dir}/artifact.txt", "w") as fh:
     fh.write(method)
 """
