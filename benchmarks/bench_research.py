@@ -149,18 +149,23 @@ def _notebook_sweep(scheduler: Any, n_jobs: int, notebook: Path) -> tuple[float,
         shutil.rmtree(out, ignore_errors=True)
 
 
-def notebook_case(name: str) -> None:
-    cluster = client = None
-    startup = 0.0
-    if name == "nb-dask":
-        import distributed
+def _start_cluster(wanted: bool) -> tuple[Any, Any, float]:
+    # A LocalCluster of 2 worker processes (1 thread each), its client and start-up
+    # seconds; (None, None, 0.0) when not wanted.
+    if not wanted:
+        return None, None, 0.0
+    import distributed
 
-        t0 = time.perf_counter()
-        cluster = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        client = distributed.Client(cluster)
-        startup = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    client = distributed.Client(cluster)
+    return cluster, client, time.perf_counter() - t0
+
+
+def notebook_case(name: str) -> None:
+    cluster, client, startup = _start_cluster(name.endswith("dask"))
     n_jobs = {"nb-serial": 1, "nb-pool2": 2, "nb-dask": 2}[name]
     folder = Path(tempfile.mkdtemp(prefix="qresearch-bench-nb-"))
     try:
@@ -190,17 +195,7 @@ def case(name: str) -> None:
     if name.startswith("nb-"):
         notebook_case(name)
         return
-    cluster = client = None
-    startup = 0.0
-    if name == "dask":
-        import distributed
-
-        t0 = time.perf_counter()
-        cluster = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        client = distributed.Client(cluster)
-        startup = time.perf_counter() - t0
+    cluster, client, startup = _start_cluster(name == "dask")
     n_jobs = {"serial": 1, "pool2": 2, "dask": 2}[name]
     try:
         noop_walls = {}
