@@ -12,6 +12,8 @@ from typing import Any
 
 __all__ = [
     "AlignmentError",
+    "AuthenticationError",
+    "BrokerError",
     "CacheWarning",
     "CalendarError",
     "ConfigError",
@@ -20,8 +22,10 @@ __all__ = [
     "DatasetNotFoundError",
     "IngestError",
     "LakeError",
+    "LiveSafetyError",
     "OptimizationError",
     "OptionalDependencyError",
+    "OrderRejectedError",
     "PanelError",
     "ParameterError",
     "QResearchDeprecationWarning",
@@ -29,6 +33,8 @@ __all__ = [
     "QResearchWarning",
     "RunError",
     "StrategyError",
+    "TransientBrokerError",
+    "UnknownSymbolError",
 ]
 
 
@@ -120,3 +126,33 @@ class RunError(QResearchError, RuntimeError):
 
 class StrategyError(QResearchError, RuntimeError):
     """A strategy raised inside the simulator or the live runner; names the bar and method."""
+
+
+class BrokerError(QResearchError, RuntimeError):
+    """A broker (paper, ccxt or Alpaca adapter) refused or failed a request.
+
+    Messages name the venue, the request and the client order id; never a key.
+    """
+
+
+class TransientBrokerError(BrokerError):
+    """A timeout, network error or rate limit that persisted through every retry."""
+
+
+class AuthenticationError(BrokerError):
+    """The venue refused the credentials (names the environment variables to set)."""
+
+
+class UnknownSymbolError(BrokerError, KeyError):
+    """The venue does not list the symbol (names it and how to find the listed ones)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class OrderRejectedError(BrokerError):
+    """The venue rejected an order (insufficient funds, invalid size or price)."""
+
+
+class LiveSafetyError(QResearchError, RuntimeError):
+    """A safety default was not overridden: real orders need dry_run=False and confirm_live=True."""
