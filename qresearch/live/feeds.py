@@ -42,8 +42,8 @@ class ReplayFeed:
     --------
     >>> from qresearch.datasets import load_sample
     >>> feed = ReplayFeed(load_sample("ohlcv", symbols=["ORCL"]), end="1995-01-05")
-    >>> [(str(ts.date()), round(bar.loc["ORCL", "close"], 4)) for ts, bar in feed.bars()][:2]
-    [('1995-01-03', 2.6962), ('1995-01-04', 2.6684)]
+    >>> [(str(ts.date()), float(bar.loc["ORCL", "close"])) for ts, bar in feed.bars()][:2]
+    [('1995-01-03', 2.1173), ('1995-01-04', 2.1358)]
     """
 
     def __init__(
@@ -71,22 +71,13 @@ class ReplayFeed:
                 )
             lake_or_bars = Lake(root)
         if isinstance(lake_or_bars, Bars):
-            bars = lake_or_bars
-            if symbols is not None:
-                symbols = list(symbols)
-                missing = [s for s in symbols if s not in bars.close.columns]
-                if missing:
-                    raise ParameterError(
-                        f"ReplayFeed: symbols {missing} are not in the bars "
-                        f"({list(bars.close.columns)[:10]})."
-                    )
-                bars = bars[symbols] if hasattr(bars, "__getitem__") else bars
+            from qresearch.exceptions import PanelError
+
+            try:
+                bars = lake_or_bars.select(symbols, start, end)
+            except PanelError as exc:
+                raise ParameterError(f"ReplayFeed: {exc}") from None
             frames = {f: getattr(bars, f) for f in _FIELDS if getattr(bars, f, None) is not None}
-            if symbols is not None:
-                frames = {f: p[symbols] for f, p in frames.items()}
-            lo = None if start is None else pd.Timestamp(start)
-            hi = None if end is None else pd.Timestamp(end)
-            frames = {f: p.loc[lo:hi] for f, p in frames.items()}
         elif hasattr(lake_or_bars, "read"):
             read = lake_or_bars.read(symbols, start=start, end=end)
             frames = {f: getattr(read, f) for f in _FIELDS if getattr(read, f, None) is not None}

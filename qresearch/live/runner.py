@@ -184,9 +184,15 @@ class LiveContext:
 
     def open_orders(self, symbol: Any = None) -> list[OrderInfo]:
         """Orders sent and still working, optionally of one symbol."""
+        runner = self._runner
+        now = runner._now.isoformat()
         out = []
-        for r in self._runner.store.order_rows(["submitted"]):
+        for r in runner.store.order_rows(["submitted"]):
             if symbol is not None and r["symbol"] != str(symbol):
+                continue
+            if r["bar"] == now and r["client_order_id"] not in runner._decided:
+                # Sent on this bar by a run that died before finishing it: hidden until
+                # the strategy decides it again, so it sees what it saw the first time.
                 continue
             out.append(
                 OrderInfo(
@@ -417,6 +423,7 @@ class LiveRunner:
         self._now = pd.Timestamp(0)
         self._i = -1
         self._seq: dict[str, int] = {}
+        self._decided: set[str] = set()
         self._positions: dict[str, float] = {}
         self._cash = 0.0
         self._last_close: dict[str, float] = {}
@@ -581,6 +588,7 @@ class LiveRunner:
         self._remember_closes(bar)
         self._remember_rows(bar)
         self._seq = {}
+        self._decided = set()
         self.guard.new_bar(ts)
         on_bar = getattr(self.broker, "on_bar", None)
         if callable(on_bar):
@@ -594,7 +602,8 @@ class LiveRunner:
             self.store.add_event("risk_halt", detail, ts)
             log.warning("risk halt at %s: %s", ts, detail)
             self._cancel_all(hit)
-            for sym, qty in sorted(self._positions.items()):
+            for sym in self._symbols:  # in the feed's order, as the simulator
+                qty = self._positions.get(str(sym), 0.0)
                 if qty:
                     self._decide(sym, "sell" if qty > 0 else "buy", abs(qty), "market",
                                  None, None, "GTC", risk_exit=True)  # fmt: skip
@@ -664,6 +673,7 @@ class LiveRunner:
         tag = "risk" if risk_exit else self.strategy_id
         cid = client_order_id(tag if not risk_exit else f"{self.strategy_id}/risk", self._now,
                               symbol, seq)  # fmt: skip
+        self._decided.add(cid)
         existing = self.store.order(cid)
         if existing is not None and existing["status"] != "unsent":
             return int(existing["id"])  # decided before a restart: never sent twice

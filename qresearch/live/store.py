@@ -151,10 +151,12 @@ class StateStore:
                     pid = int(lock.read_text().strip() or "0")
                 except (OSError, ValueError):
                     pid = 0
-                if pid and pid != os.getpid() and _alive(pid):
+                if pid and _alive(pid):
+                    who = "this process" if pid == os.getpid() else f"process {pid}"
                     raise ParameterError(
-                        f"The state store {str(path)!r} is in use by process {pid} (a live "
-                        f"runner); stop it first, or use another store. Lock: {lock}."
+                        f"The state store {str(path)!r} is in use by {who} (a live runner "
+                        f"or an open StateStore); close it first, or use another store. "
+                        f"Lock: {lock}."
                     ) from None
                 lock.unlink(missing_ok=True)
                 continue
