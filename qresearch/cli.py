@@ -1,4 +1,4 @@
-"""The ``qresearch`` command: ``demo``, ``ingest``, ``coverage``, ``tearsheet``, ``samples``.
+"""The ``qresearch`` command: demo, ingest, coverage, tearsheet, samples, run, runs, sweep, paper.
 
 Run ``qresearch --help`` for the commands and ``qresearch CMD --help`` for options.
 
@@ -8,7 +8,10 @@ on stderr and exits with status 2; an unexpected failure prints one line too and
 exits with status 1. ``qresearch --traceback CMD ...`` shows the Python traceback
 instead. A leading ``~`` in a path argument is expanded to the home folder.
 ``qresearch run`` (papermill runs; ``qresearch runs`` lists them) exits 3 for a
-missing notebook, 4 for a bad parameter and 5 for a failed notebook.
+missing notebook, 4 for a bad parameter and 5 for a failed notebook. ``qresearch paper``
+(a strategy on the paper broker over bars replayed from the lake, resumable) exits 2 for
+a bad strategy, 3 for a missing or empty lake, 4 for an unknown symbol or an empty date
+range and 5 when the strategy raises.
 """
 
 from __future__ import annotations
@@ -734,6 +737,273 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+_PAPER_EPILOG = """\
+examples:
+  qresearch paper tests/live/sma_strategy.py:SmaCross --symbols ORCL NVDA --lake data/lake
+  qresearch paper mystrategies.sma:SmaCross --symbols ORCL NVDA --lake data/lake \\
+      --start 2014-01-01 --store reports/live/sma.db --bars 100
+
+STRATEGY is MODULE:Class (a module importable from the working directory) or
+path/to/file.py:Class; the class is created with no arguments and needs an on_bar(ctx)
+method: the same object qr.sim.Simulator.run takes. Orders go to a paper broker (the
+simulator's fill rules and costs) over the lake's bars, replayed one by one.
+
+Run it again with the same --store and it resumes after the last bar it processed:
+the store (orders, fills, strategy state) and the paper account's journal,
+<store>.paper.db, survive the process. --bars N stops after N new bars. --dry-run
+records the orders the strategy decides without sending any. Creating <store>.kill
+(or sending SIGUSR1) stops the run before the next bar. The status page,
+<status-dir>/<store file name without extension>/index.html, is rewritten after
+every bar.
+
+exit status:
+  0  the run completed (or stopped after --bars N, or by the kill switch)
+  2  a bad strategy (a malformed MODULE:Class, a missing module, file or class, a
+     class without on_bar) or another bad option
+  3  the lake folder does not exist or holds no bars
+  4  a symbol that is not in the lake, or no bars between --start and --end
+  5  the strategy raised (the store stays consistent: run again to resume)
+  1  an unexpected error
+"""
+
+EXIT_NO_DATA = 3
+EXIT_STRATEGY_FAILED = 5
+
+
+def _load_strategy_class(spec: str) -> type:
+    # MODULE:Class (importable from the working directory) or path/to/file.py:Class.
+    import importlib
+    import importlib.util
+    import inspect
+
+    where, sep, name = spec.rpartition(":")
+    if not sep or not where or not name.isidentifier():
+        raise ParameterError(
+            f"strategy {spec!r} is not MODULE:Class or path/to/file.py:Class (for example "
+            "strategies.sma:SmaCross)."
+        )
+    if where.endswith(".py") or "/" in where or os.sep in where:
+        path = Path(where).expanduser()
+        if not path.is_file():
+            raise ParameterError(
+                f"strategy file {path} not found (cwd is {Path.cwd()}); check the path."
+            )
+        module_name = "_qresearch_strategy_" + re.sub(r"\W", "_", path.stem)
+        module_spec = importlib.util.spec_from_file_location(module_name, path)
+        if module_spec is None or module_spec.loader is None:
+            raise ParameterError(f"strategy file {path} cannot be imported as Python.")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[module_name] = module
+        try:
+            module_spec.loader.exec_module(module)
+        except Exception as exc:
+            sys.modules.pop(module_name, None)
+            raise ParameterError(
+                f"importing the strategy file {path} failed: {type(exc).__name__}: {_one_line(exc)}"
+            ) from exc
+    else:
+        cwd = str(Path.cwd())
+        if cwd not in sys.path and "" not in sys.path:
+            sys.path.insert(0, cwd)
+        try:
+            module = importlib.import_module(where)
+        except ModuleNotFoundError as exc:
+            if exc.name and (where == exc.name or where.startswith(exc.name + ".")):
+                raise ParameterError(
+                    f"no module named {where!r} (looked in the working directory {cwd} and "
+                    "the installed packages); pass MODULE:Class or path/to/file.py:Class."
+                ) from exc
+            raise ParameterError(
+                f"importing the strategy module {where!r} failed: {_one_line(exc)}"
+            ) from exc
+        except Exception as exc:
+            raise ParameterError(
+                f"importing the strategy module {where!r} failed: {type(exc).__name__}: "
+                f"{_one_line(exc)}"
+            ) from exc
+    cls = getattr(module, name, None)
+    if cls is None:
+        import difflib
+
+        classes = sorted(
+            n
+            for n, v in vars(module).items()
+            if inspect.isclass(v) and v.__module__ == module.__name__
+        )
+        close = difflib.get_close_matches(name, classes, n=3)
+        hint = (
+            f"; did you mean {', '.join(close)}?"
+            if close
+            else f"; it defines {', '.join(classes[:10]) or 'no class'}."
+        )
+        raise ParameterError(f"{where} has no class {name!r}{hint}")
+    if not inspect.isclass(cls):
+        raise ParameterError(
+            f"{where}:{name} is a {type(cls).__name__}, not a class; pass the strategy class."
+        )
+    if not callable(getattr(cls, "on_bar", None)):
+        raise ParameterError(
+            f"{where}:{name} has no on_bar(ctx) method: a strategy defines on_bar(ctx) "
+            "(and optionally on_start, on_fill, on_stop), as for qr.sim.Simulator.run."
+        )
+    return cls
+
+
+def _paper_lake_symbols(lake_root: Path, symbols: list[str]) -> tuple[int, str]:
+    # (exit status, message) of a missing or empty lake or unknown symbols; (0, "") if ok.
+    import difflib
+
+    from qresearch.data import Lake
+
+    if not lake_root.is_dir():
+        where = "is a file, not a folder" if lake_root.exists() else "does not exist"
+        return EXIT_NO_DATA, (
+            f"the lake folder {lake_root} {where} (cwd is {Path.cwd()}); ingest bars first: "
+            f"qresearch ingest FILES --lake {lake_root}."
+        )
+    available = Lake(lake_root).symbols()
+    if not available:
+        return EXIT_NO_DATA, (
+            f"the lake at {lake_root} holds no bars; ingest them first: qresearch ingest "
+            f"FILES --lake {lake_root}."
+        )
+    unknown = [s for s in symbols if s not in available]
+    if unknown:
+        close = sorted({m for s in unknown for m in difflib.get_close_matches(s, available, 2)})
+        hint = f" (close matches: {', '.join(close)})" if close else ""
+        return EXIT_BAD_PARAMETER, (
+            f"symbol(s) {', '.join(unknown)} not in the lake at {lake_root}{hint}; it holds "
+            f"{', '.join(available[:20])}{' ...' if len(available) > 20 else ''}."
+        )
+    return 0, ""
+
+
+def _cmd_paper(args: argparse.Namespace) -> int:
+    import math
+
+    import pandas as pd
+
+    from qresearch.exceptions import StrategyError
+    from qresearch.live import LiveRunner, PaperBroker, ReplayFeed
+
+    prefix = "qresearch paper: error:"
+    cls = _load_strategy_class(args.strategy)  # bad strategy: status 2
+    symbols = list(dict.fromkeys(args.symbols))
+    if not (math.isfinite(args.cash) and args.cash > 0):
+        raise ParameterError(f"--cash must be a number > 0; got {args.cash}.")
+    if not (math.isfinite(args.fees) and args.fees >= 0):
+        raise ParameterError(f"--fees must be a fraction >= 0 (0.001 = 10 bps); got {args.fees}.")
+    if args.bars is not None and args.bars < 1:
+        raise ParameterError(f"--bars must be >= 1; got {args.bars}.")
+    for option, value in (("--start", args.start), ("--end", args.end)):
+        try:
+            if value is not None:
+                pd.Timestamp(value)
+        except ValueError:
+            raise ParameterError(
+                f"{option} {value!r} is not a date; write it like 2014-01-31."
+            ) from None
+    status, message = _paper_lake_symbols(args.lake, symbols)
+    if status:
+        print(f"{prefix} {message}", file=sys.stderr)
+        return status
+    if args.store.is_dir():
+        raise ParameterError(f"--store {args.store} is a folder; pass a file such as state.db.")
+    _check_writable_folder(args.store.parent, "--store")
+    _check_writable_folder(args.status_dir, "--status-dir")
+    try:
+        feed = ReplayFeed(args.lake, symbols, args.start, args.end)
+    except ParameterError as exc:  # no bars in the date range
+        print(
+            f"{prefix} no bars of {', '.join(symbols)} between --start {args.start} and "
+            f"--end {args.end or '(the last bar)'} in the lake at {args.lake}; see its dates "
+            f"with qresearch coverage --lake {args.lake} ({_one_line(exc)})",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_PARAMETER
+    try:
+        strategy = cls()
+    except Exception as exc:
+        raise ParameterError(
+            f"creating the strategy {cls.__name__}() failed ({type(exc).__name__}: "
+            f"{_one_line(exc)}); the class is created with no arguments: give its "
+            "parameters defaults."
+        ) from exc
+    journal = args.store.with_name(args.store.stem + ".paper.db")
+    broker = PaperBroker(symbols, args.cash, fees=args.fees, journal=journal)
+    try:
+        runner = LiveRunner(
+            strategy,
+            broker,
+            feed,
+            store=args.store,
+            dry_run=args.dry_run,
+            status_dir=args.status_dir,
+        )
+    except BaseException:
+        broker.close()
+        raise
+    try:
+        before = len(runner.store.equity())
+        resumed = runner.store.get_meta("last_bar")
+        try:
+            runner.run(max_bars=args.bars)
+        except StrategyError as exc:
+            if args.traceback:
+                raise
+            print(f"{prefix} {_one_line(exc)}", file=sys.stderr)
+            return EXIT_STRATEGY_FAILED
+        _print_paper_session(runner, before, resumed, journal, pd)
+    finally:
+        runner.close()
+    return 0
+
+
+def _print_paper_session(runner: Any, before: int, resumed: Any, journal: Path, pd: Any) -> None:
+    # Positions and P&L of a paper session after a run (what the status page shows).
+    snap = runner.snapshot()
+    equity_curve = snap["equity"]
+    equity = float(equity_curve.iloc[-1]) if len(equity_curve) else float(snap["cash"])
+    init = float(snap["init_cash"])
+    pnl = equity - init
+    done = len(equity_curve) - before
+    n_fills = len(runner.store.fills())
+    last = snap["last_bar"]
+    mode = {"paper": "paper orders", "dry-run": "dry run: orders recorded, none sent"}
+    print(f"session {snap['session']}: {snap['strategy']} on {', '.join(runner.ctx.symbols)} "
+          f"({mode.get(snap['mode'], snap['mode'])})")  # fmt: skip
+    where = f"resumed after {pd.Timestamp(resumed).date()}" if resumed else "new session"
+    print(f"bars this run: {done} ({where}); bars in the session: {len(equity_curve)}")
+    print(f"last bar: {'none' if last is None else pd.Timestamp(last).date()}")
+    positions = snap["positions"]
+    if positions.empty:
+        print("positions: none (flat)")
+    else:
+        print("positions:")
+        shown = positions.set_index("symbol").astype(float)
+        print(shown.to_string(formatters={"qty": "{:,.10g}".format}, float_format="{:,.2f}".format))
+    print(f"equity: {equity:,.2f}")
+    print(f"cash: {float(snap['cash']):,.2f}")
+    print(f"P&L: {pnl:+,.2f} ({pnl / init:+.2%} on the initial cash {init:,.2f})")
+    print(f"fills: {n_fills}")
+    orders = runner.store.orders()
+    if runner.dry_run:
+        print(f"orders recorded, not sent (dry run): {int((orders['status'] == 'dry_run').sum())}")
+    risk = snap["risk_events"]
+    if len(risk):
+        print(
+            f"risk events: {len(risk)} (last: {risk['kind'].iloc[-1]}: {risk['detail'].iloc[-1]})"
+        )
+    for difference in snap["reconciliation"]:
+        print(f"reconciled at start: {difference}")
+    if snap["guard"]["state"] == "killed":
+        print(f"stopped by the kill switch: {snap['guard']['reason']}")
+    if runner.status_dir is not None:
+        print(f"status page: {runner.status_dir / 'index.html'}")
+    print(f"state store: {runner.store.path} (paper account journal: {journal}); run again "
+          "with the same --store to resume")  # fmt: skip
+
+
 class _Parser(argparse.ArgumentParser):
     # Usage errors as one line (the problem and where to find help), exit status 2.
     def error(self, message: str) -> NoReturn:
@@ -830,6 +1100,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", help="dask scheduler address, e.g. tcp://host:8786")
     p.add_argument("--out", type=_path, help="sweep folder (reports/sweeps/<notebook name>)")
     p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser(
+        "paper",
+        help="run a strategy on the paper broker over bars from the lake (resumable)",
+        epilog=_PAPER_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("strategy", metavar="STRATEGY", help="MODULE:Class or path/to/file.py:Class")
+    p.add_argument("--symbols", nargs="+", required=True, help="symbols to trade (in the lake)")
+    p.add_argument("--lake", type=_path, default="data/lake", help="lake folder (data/lake)")
+    p.add_argument("--start", default="2010-01-01", help="first bar date (2010-01-01)")
+    p.add_argument("--end", default=None, help="last bar date (default: the lake's last)")
+    p.add_argument(
+        "--store",
+        type=_path,
+        default="reports/live/state.db",
+        help="state store, resumed when it exists (reports/live/state.db)",
+    )
+    p.add_argument("--cash", type=float, default=100_000.0, help="initial cash (100000)")
+    p.add_argument("--fees", type=float, default=0.001, help="fees per fill (0.001 = 10 bps)")
+    p.add_argument("--bars", type=int, default=None, help="stop after N new bars")
+    p.add_argument(
+        "--status-dir", type=_path, default="reports/live", help="status pages (reports/live)"
+    )
+    p.add_argument("--dry-run", action="store_true", help="record orders without sending any")
+    p.set_defaults(func=_cmd_paper)
     return parser
 
 
