@@ -224,6 +224,7 @@ class PaperBroker:
             syms, float(init_cash), costs, volume_limit, latency_bars, market_fill, float(leverage)
         )
         self._run = _Run(self._market, None, engine)  # type: ignore[arg-type]
+        self._names = [str(x) for x in syms]
         self._by_client: dict[str, int] = {}
         self._client_of: dict[int, str] = {}
         self._keys = np.empty(0)
@@ -487,7 +488,7 @@ class PaperBroker:
             fill_id=f"paper-fill-{f}",
             broker_order_id=f"paper-{k}",
             client_order_id=self._client_of.get(k, ""),
-            symbol=str(self._market.symbols[int(row[o.FILL_COL])]),
+            symbol=self._names[int(row[o.FILL_COL])],
             side="buy" if row[o.FILL_SIDE] > 0 else "sell",
             qty=float(row[o.FILL_QTY]),
             price=float(row[o.FILL_PRICE]),
@@ -496,12 +497,17 @@ class PaperBroker:
         )
 
     def fills(self, since: pd.Timestamp | None = None) -> list[BrokerFill]:
-        """Every fill at or after ``since`` (all when None), oldest first."""
-        out = [self._fill(f) for f in range(int(self._run.book.counts[1]))]
-        if since is not None:
-            ts = pd.Timestamp(since)
-            out = [f for f in out if f.timestamp >= ts]
-        return out
+        """Return every fill at or after ``since`` (all when None), oldest first."""
+        book, m = self._run.book, self._market
+        n = int(book.counts[1])
+        first = 0
+        if since is not None and n:
+            # Fills are appended bar by bar: find the first bar at or after `since`,
+            # then the first fill of that bar.
+            ts = np.datetime64(pd.Timestamp(since).as_unit("ns").asm8)
+            bar0 = int(np.searchsorted(m.times[: m.n], ts, side="left"))
+            first = int(np.searchsorted(book.fills[:n, o.FILL_BAR], bar0, side="left"))
+        return [self._fill(f) for f in range(first, n)]
 
     def __repr__(self) -> str:
         return (

@@ -33,6 +33,7 @@ import math
 import os
 import signal
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -340,6 +341,11 @@ class LiveRunner:
         When this file exists the kill switch trips (default: ``<store>.kill``).
     init_cash : float, optional
         Cash at the start (default: the broker's balance at the first start).
+    status_every : float, default 1.0
+        Seconds between rewrites of the status page: after a bar, the page is
+        rewritten when this much time passed since the last write (always on a risk
+        halt, the kill switch and at the end), so a fast replay is not slowed by it
+        while a live session's page shows every bar.
 
     Examples
     --------
@@ -374,6 +380,7 @@ class LiveRunner:
         status_dir: str | Path | None = "reports/live",
         kill_file: str | Path | None = None,
         init_cash: float | None = None,
+        status_every: float = 1.0,
     ) -> None:
         if not callable(getattr(strategy, "on_bar", None)):
             raise ParameterError(
@@ -429,6 +436,8 @@ class LiveRunner:
         self._last_close: dict[str, float] = {}
         self._kill_reason = ""
         self._crash = _crash_plan()
+        self.status_every = float(status_every)
+        self._status_written = -math.inf
         self._started = False
         self.differences: list[str] = []
 
@@ -617,7 +626,7 @@ class LiveRunner:
             meta={"strategy_state": self.ctx.state, "guard": self.guard.to_dict()},
         )
         self._crash_point("bar_done")
-        self._write_status()
+        self._write_status(force=bool(hit))
 
     def _collect_fills(self) -> None:
         # From the last recorded fill's time on (a fill seen twice is recorded once).
@@ -861,12 +870,16 @@ class LiveRunner:
 
         return Status(self.snapshot())
 
-    def _write_status(self) -> None:
+    def _write_status(self, force: bool = True) -> None:
         if self.status_dir is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._status_written < self.status_every:
             return
         from qresearch.live.status import write_status_page
 
         write_status_page(self.snapshot(), self.status_dir)
+        self._status_written = time.monotonic()
 
     def close(self) -> None:
         """Close the store (and the broker's journal, if it has one)."""
