@@ -444,3 +444,21 @@ def test_status_page_is_written_each_bar(bars: Any, tmp_path: Path) -> None:
     html = status._repr_html_()
     assert "paper" in html.lower()
     np.testing.assert_allclose(snap["equity"].iloc[-1], runner.broker.equity())
+
+
+def test_daily_loss_limit_blocks_new_exposure_until_the_next_day() -> None:
+    from qresearch.live import RiskGuard
+
+    guard = RiskGuard(OrderLimits(daily_loss_limit=0.02), None, init_equity=100_000.0)
+    buy = LiveOrder("a", "ORCL", "buy", 10)
+    sell = LiveOrder("b", "ORCL", "sell", 10)
+    guard.new_bar(pd.Timestamp("2024-01-02 10:00"))
+    guard.on_close(0, 98_500.0)  # -1.5%: allowed
+    assert guard.check_order(buy, 0, 10.0, 0.0, 0.0, 98_500.0) == ""
+    guard.new_bar(pd.Timestamp("2024-01-02 11:00"))
+    guard.on_close(1, 97_900.0)  # -2.1% since the day's start
+    reason = guard.check_order(buy, 1, 10.0, 20.0, 200.0, 97_900.0)
+    assert reason.startswith("daily_loss_limit") and "100,000.00" in reason
+    assert guard.check_order(sell, 1, 10.0, 20.0, 200.0, 97_900.0) == ""  # reduces
+    guard.new_bar(pd.Timestamp("2024-01-03 10:00"))  # a new day starts from 97,900
+    assert guard.check_order(buy, 2, 10.0, 20.0, 200.0, 97_900.0) == ""

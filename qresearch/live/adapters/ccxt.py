@@ -208,6 +208,14 @@ class CCXTBroker:
         self._symbols: dict[str, None] = {}  # symbols seen, in order (a set that keeps order)
         self._fee_warned: set[str] = set()
 
+    @property
+    def exchange(self) -> Any:
+        """The ccxt exchange object, e.g. for ``PollingFeed.from_ccxt(broker.exchange, ...)``.
+
+        It holds the API keys: pass it to code you trust, never print or log it.
+        """
+        return self._exchange
+
     def __repr__(self) -> str:
         return (
             f"CCXTBroker(exchange_id={self.exchange_id!r}, sandbox={self.sandbox}, "
