@@ -42,6 +42,10 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
                 "notebook": str(NOTEBOOKS / "03_cross_sectional_momentum.ipynb"),
             },
         ),
+        (
+            "05_paper_trading.ipynb",
+            {"start": "2014-01-01", "end": "2014-12-31", "symbols": ["ORCL", "NVDA"]},
+        ),
     ],
 )
 def test_notebook_runs_under_papermill(name: str, params: dict, tmp_path: Path) -> None:
@@ -79,6 +83,8 @@ def test_notebook_runs_under_papermill(name: str, params: dict, tmp_path: Path) 
         summary = pd.read_csv(tmp_path / "out" / "reconciliation.csv", index_col=0)["value"]
         assert int(summary["unexplained"]) == 0
         assert (tmp_path / "out" / "performance.html").exists()
+    elif name.startswith("05_paper"):
+        assert (tmp_path / "out" / "state" / "index.html").exists()  # the status page
     elif name.startswith("05"):
         assert (tmp_path / "out" / "report.html").exists()
         assert len(list((tmp_path / "out" / "trials").glob("*.json"))) == 2
@@ -95,6 +101,7 @@ def test_notebook_runs_under_papermill(name: str, params: dict, tmp_path: Path) 
         "03_cross_sectional_momentum.ipynb",
         "04_event_driven_validation.ipynb",
         "05_sweep.ipynb",
+        "05_paper_trading.ipynb",
     ],
 )
 def test_notebook_finds_the_project_root_from_any_folder(
