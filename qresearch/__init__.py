@@ -24,6 +24,7 @@ _SUBMODULES = frozenset(
         "exceptions",
         "features",
         "labels",
+        "live",
         "model_selection",
         "portfolio",
         "research",

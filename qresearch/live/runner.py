@@ -132,8 +132,12 @@ class LiveContext:
 
     @property
     def close(self) -> pd.Series:
-        """Closes of the current bar."""
-        return self._cross("close")
+        """Closes of the current bar; ``ctx.close(symbol)`` flattens that position."""
+        from qresearch.sim.context import _PriceSeries
+
+        series = _PriceSeries(self._cross("close"))
+        series._ctx = self
+        return series
 
     @property
     def volume(self) -> pd.Series:

@@ -352,7 +352,8 @@ class StateStore:
         after a restart), sets ``last_bar`` and the ``meta`` entries given (the
         strategy's state, the guard).
         """
-        data = None if bar is None else bar.to_json(orient="split")
+        # json.dumps keeps every float exactly (to_json would round to 10 digits).
+        data = None if bar is None else json.dumps(bar.to_dict(orient="split"))
         with self.transaction() as tx:
             tx.execute(
                 "INSERT INTO bars VALUES (?, ?, ?, ?) ON CONFLICT(timestamp) DO UPDATE SET "
@@ -365,13 +366,13 @@ class StateStore:
 
     def bar_data(self) -> list[tuple[pd.Timestamp, pd.DataFrame]]:
         """Return every processed bar's data, oldest first (to rebuild the history)."""
-        import io
-
         out = []
         for row in self._db.execute("SELECT timestamp, data FROM bars ORDER BY timestamp"):
             if row["data"] is not None:
-                frame = pd.read_json(io.StringIO(row["data"]), orient="split")
-                frame.index = frame.index.astype(str)
+                parts = json.loads(row["data"])
+                frame = pd.DataFrame(
+                    parts["data"], index=[str(i) for i in parts["index"]], columns=parts["columns"]
+                ).astype(float)
                 out.append((pd.Timestamp(row["timestamp"]), frame))
         return out
 

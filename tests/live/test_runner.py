@@ -462,3 +462,38 @@ def test_daily_loss_limit_blocks_new_exposure_until_the_next_day() -> None:
     assert guard.check_order(sell, 1, 10.0, 20.0, 200.0, 97_900.0) == ""  # reduces
     guard.new_bar(pd.Timestamp("2024-01-03 10:00"))  # a new day starts from 97,900
     assert guard.check_order(buy, 2, 10.0, 20.0, 200.0, 97_900.0) == ""
+
+
+def test_ctx_close_called_flattens_as_in_the_simulator(bars: Any) -> None:
+    class Flatten:
+        def on_bar(self, ctx: Any) -> None:
+            if ctx.i == 0:
+                ctx.buy("ORCL", 10)
+            if ctx.i == 5:
+                ctx.close("ORCL")
+
+    out = Simulator(bars.select(None, "2013-01-01", "2013-02-28"), init_cash=100_000).run(
+        Flatten(), engine="python"
+    )
+    runner = _runner(Flatten(), bars, "2013-01-01", "2013-02-28")
+    runner.run()
+    pd.testing.assert_frame_equal(_live_fills(runner.store), _sim_fills(out))
+    assert len(out.fills) == 2 and runner.broker.positions() == {}
+
+
+def test_history_after_a_restart_is_exactly_the_input(bars: Any, tmp_path: Path) -> None:
+    seen: dict[str, pd.DataFrame] = {}
+
+    class Look:
+        def on_bar(self, ctx: Any) -> None:
+            seen["close"] = ctx.history("close", 60)
+
+    for end in ("2013-01-31", "2013-03-29"):
+        r = LiveRunner(Look(), PaperBroker(SYMBOLS, engine="python", journal=tmp_path / "p.db"),
+                       ReplayFeed(bars, start="2013-01-01", end=end), store=tmp_path / "s.db",
+                       dry_run=False, status_dir=None)  # fmt: skip
+        r.run()
+        r.close()
+    expected = bars.close.loc["2013-01-01":"2013-03-29", SYMBOLS].tail(60)
+    np.testing.assert_array_equal(seen["close"].to_numpy(), expected.to_numpy())
+    assert seen["close"].index.equals(pd.DatetimeIndex(expected.index, name="timestamp"))
