@@ -1,4 +1,8 @@
-"""Private I/O helpers of :mod:`qresearch.data.lake`: listing, querying, staging, merging."""
+"""Private I/O helpers of :mod:`qresearch.data.lake`: arguments, rows, staging, rollback.
+
+Also the listing of the format-1 layout (``symbol=<enc>/year=<YYYY>/data.parquet``),
+which the lake still reads and :meth:`Lake.migrate` converts.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +33,6 @@ SUMMARY_COLUMNS: tuple[str, ...] = ("symbol", "year", "rows_written", "rows_befo
 """The columns of the summary returned by :meth:`Lake.write`."""
 
 _VALUE_FIELDS: tuple[str, ...] = COLUMNS[1:]
-_MAX_NAME_BYTES = 255
 
 
 def encode_symbol(symbol: str) -> str:
@@ -101,29 +104,6 @@ def _list_partitions(root: Path) -> list[_Partition]:
     return sorted(parts, key=lambda p: (p.symbol, p.year))
 
 
-def _run_query(root: Path, sql: str, params: list[Any], parts: list[_Partition]) -> pa.Table:
-    # Run a DuckDB query on files of the listing `parts`. A missing file (IOException) or
-    # a changed listing means a concurrent delete: raise _Stale, so the read retries.
-    import duckdb
-
-    try:
-        with duckdb.connect() as con:
-            relation = con.sql(sql, params=params)
-            # duckdb >= 1.4 names it to_arrow_table; older releases fetch_arrow_table.
-            fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
-            return fetch()
-    except duckdb.Error as exc:
-        error = LakeError(
-            f"Reading the lake at {str(root)!r} failed: {exc}. If that partition file is "
-            "damaged or was not written by Lake.write, rewrite it with "
-            "lake.write(data, mode='replace') for its symbol and year, or delete that "
-            "symbol with lake.delete(symbol) and write it again."
-        )
-        if isinstance(exc, duckdb.IOException) or _list_partitions(root) != parts:
-            raise _Stale(error) from exc
-        raise error from exc
-
-
 def _unknown_symbols(root: Path, missing: Sequence[Any], available: Sequence[str]) -> LakeError:
     return LakeError(
         f"Unknown symbols {_preview(missing)} in the lake at {str(root)!r}. "
@@ -163,28 +143,19 @@ def _check_symbols(
 
 @dataclass(frozen=True)
 class _Rows:
-    # The rows to write, sorted by symbol then timestamp, all-NaN rows dropped.
-    symbols: list[str]  # symbol of each code
-    codes: np.ndarray  # symbol code of each row
-    stamps: pd.DatetimeIndex  # timestamp of each row
+    # The rows to write, sorted by year, then symbol, then timestamp; all-NaN rows dropped.
+    symbols: list[str]  # the symbols of the data, sorted
+    codes: np.ndarray  # position in `symbols` of each row
+    ts_us: np.ndarray  # int64 epoch microseconds (UTC instants for tz-aware data)
+    years: np.ndarray  # calendar year of each row (in the data's zone)
     values: dict[str, np.ndarray]  # float64 values of each field present
-
-
-@dataclass(frozen=True)
-class _Job:
-    # One partition to stage: rows lo:hi of `table` go to `final` via `tmp`.
-    symbol: str
-    year: int
-    lo: int
-    hi: int
-    final: Path
-    tmp: Path
-    table: pa.Table
-    ts_us: np.ndarray
+    ts_type: pa.DataType  # timestamp[us] or timestamp[us, tz=...]
 
 
 def _rows_to_write(data: Bars | pd.DataFrame) -> _Rows:
     # Validate the input (long frames through Bars.from_long) and flatten it to rows.
+    import pyarrow as pa
+
     if isinstance(data, pd.DataFrame):
         if "symbol" in data.columns:
             # Check the distinct symbols before pivoting, to name the first bad row.
@@ -210,100 +181,62 @@ def _rows_to_write(data: Bars | pd.DataFrame) -> _Rows:
                 f"data has the symbol {symbol!r} ({type(symbol).__name__}); lake symbols must "
                 "be non-empty strings. Rename it, e.g. with str(symbol)."
             )
-        name = f"symbol={encode_symbol(symbol)}"
-        if len(name.encode()) > _MAX_NAME_BYTES:
-            raise PanelError(
-                f"data has the symbol {symbol[:40]!r}... whose encoded folder name is "
-                f"{len(name.encode())} bytes, over the file-system limit of {_MAX_NAME_BYTES}. "
-                "Use a shorter symbol."
-            )
-    # Symbol-major flattening of the panels (same rows as bars.to_long(), much faster).
-    n_rows = len(bars.index)
-    flat = {f: getattr(bars, f).to_numpy(np.float64).T.ravel() for f in bars.fields}
-    present = np.zeros(n_rows * len(bars.symbols), dtype=bool)
-    for values in flat.values():
-        present |= ~np.isnan(values)
-    keep = np.flatnonzero(present)
-    return _Rows(
-        symbols=list(bars.symbols),
-        codes=keep // max(n_rows, 1),
-        stamps=bars.index[keep % max(n_rows, 1)],
-        values={f: v[keep] for f, v in flat.items()},
-    )
-
-
-def _plan_jobs(root: Path, rows: _Rows) -> tuple[list[_Job], pa.DataType]:
-    # Convert the rows to one Arrow table and cut it into one staging job per (symbol,
-    # year); return the jobs and the timestamp type of the data.
-    import pyarrow as pa
-
+    index = bars.index
     try:
-        ts_arrow = pa.array(rows.stamps)
+        ts_arrow = pa.array(index)
         ts_type = pa.timestamp("us", tz=ts_arrow.type.tz)
-        ts_arrow = ts_arrow.cast(ts_type, safe=True)
+        index_us = ts_arrow.cast(ts_type, safe=True).cast(pa.int64()).to_numpy()
     except pa.ArrowInvalid as exc:
+        first = index[0] if len(index) else None
         raise PanelError(
-            f"data has timestamps with sub-microsecond precision (e.g. {rows.stamps[0]}); "
+            f"data has timestamps with sub-microsecond precision (e.g. {first}); "
             "the lake stores microseconds. Round them first, e.g. "
             "long['timestamp'] = long['timestamp'].dt.round('us')."
         ) from exc
-    schema = pa.schema(
-        [pa.field("timestamp", ts_type)] + [pa.field(f, pa.float64()) for f in _VALUE_FIELDS]
-    )
-    columns = [ts_arrow]
-    for f in _VALUE_FIELDS:
-        values = rows.values.get(f)
-        if values is None:
-            values = np.full(len(rows.codes), np.nan)
-        columns.append(pa.array(values, pa.float64(), from_pandas=True))
-    table = pa.Table.from_arrays(columns, schema=schema)
-    ts_us = ts_arrow.cast(pa.int64()).to_numpy()
-
-    # Rows are sorted by symbol, then timestamp, so each (symbol, year) is one run.
-    years = np.asarray(rows.stamps.year, dtype=np.int64)
-    codes = rows.codes
-    cuts = np.flatnonzero((codes[1:] != codes[:-1]) | (years[1:] != years[:-1])) + 1
-    bounds = zip(
-        np.concatenate([[0], cuts]).tolist(),
-        np.concatenate([cuts, [len(codes)]]).tolist(),
-        strict=True,
-    )
-    jobs: list[_Job] = []
-    for lo, hi in bounds:
-        symbol, year = rows.symbols[codes[lo]], int(years[lo])
-        folder = root / f"symbol={encode_symbol(symbol)}" / f"year={year}"
-        jobs.append(
-            _Job(symbol, year, lo, hi, folder / DATA_FILE, folder / _tmp_name(), table, ts_us)
+    # Year-major, then symbol (sorted), then timestamp: the order of the year files.
+    order = sorted(range(len(bars.symbols)), key=lambda i: bars.symbols[i])
+    symbols = [bars.symbols[i] for i in order]
+    n_sym = len(symbols)
+    index_years = np.asarray(index.year, dtype=np.int64)
+    cuts = np.flatnonzero(index_years[1:] != index_years[:-1]) + 1
+    runs = list(
+        zip(
+            np.concatenate([[0], cuts]).tolist(),
+            np.concatenate([cuts, [len(index)]]).tolist(),
+            strict=True,
         )
-    return jobs, ts_type
+    )
+    if not len(index):
+        runs = []
+    wide = {f: getattr(bars, f).to_numpy(np.float64)[:, order] for f in bars.fields}
+    flat = {
+        f: np.concatenate([arr[lo:hi].T.ravel() for lo, hi in runs]) if runs else np.zeros(0)
+        for f, arr in wide.items()
+    }
+    del wide
+    present = np.zeros(len(index) * n_sym, dtype=bool)
+    for values in flat.values():
+        present |= ~np.isnan(values)
+    keep = np.flatnonzero(present)
+    if runs:
+        row_of = np.concatenate([np.tile(np.arange(lo, hi), n_sym) for lo, hi in runs])[keep]
+        codes = np.concatenate([np.repeat(np.arange(n_sym), hi - lo) for lo, hi in runs])[keep]
+    else:
+        row_of = codes = np.zeros(0, dtype=np.int64)
+    return _Rows(
+        symbols=symbols,
+        codes=codes,
+        ts_us=index_us[row_of],
+        years=index_years[row_of],
+        values={f: v[keep] for f, v in flat.items()},
+        ts_type=ts_type,
+    )
 
 
 def _tmp_name(final_name: str = DATA_FILE) -> str:
     # Hidden temp name beside `final_name`, carrying the writer's pid so that a later
     # sweep can tell the files of a dead writer (see _lake_lock.sweep).
     return f".{final_name}.tmp-{os.getpid()}-{uuid.uuid4().hex}"
-
-
-def _stage(job: _Job, mode: str) -> tuple[tuple[str, int, int, int, int], bool]:
-    # Write the new content of one partition to its temp file; return its summary row
-    # and whether anything was staged (an upsert that changes nothing stages nothing).
-    new = job.table.slice(job.lo, job.hi - job.lo)
-    before = 0
-    if job.final.exists():
-        try:
-            old = _read_partition(job.final, job.table.schema)
-        except LakeError:
-            if mode == "upsert":
-                raise
-            old = None  # "replace" discards the old content: a damaged file is overwritten
-        if old is not None:
-            before = old.num_rows
-            if mode == "upsert":
-                new = _merge(old, new, job.ts_us[job.lo : job.hi])
-            if new.equals(old):
-                return (job.symbol, job.year, job.hi - job.lo, before, before), False
-    _write_parquet(new, job.tmp)
-    return (job.symbol, job.year, job.hi - job.lo, before, new.num_rows), True
 
 
 def _check_fields(fields: Iterable[str] | None) -> tuple[str, ...] | None:
@@ -409,23 +342,13 @@ def _read_partition(path: Path, schema: pa.Schema) -> pa.Table:
     return old
 
 
-def _merge(old: pa.Table, new: pa.Table, new_us: np.ndarray) -> pa.Table:
-    # Upsert: stored rows at timestamps absent from `new`, plus `new`, sorted.
-    import pyarrow as pa
-
-    old_us = old["timestamp"].cast(pa.int64()).to_numpy()
-    kept = old.filter(pa.array(~np.isin(old_us, new_us)))
-    merged = pa.concat_tables([kept, new])
-    order = np.argsort(merged["timestamp"].cast(pa.int64()).to_numpy(), kind="stable")
-    return merged.take(pa.array(order))
-
-
 def _write_parquet(table: pa.Table, path: Path) -> None:
-    # Write one partition file and flush it to disk before it can be renamed.
-    import pyarrow.parquet as pq
+    # Write one lake file (row groups cut on its symbol blocks, see _lake_files) and flush
+    # it to disk before it can be renamed. Tests patch this hook to simulate crashes.
+    from qresearch.data._lake_files import write_rowgroups
 
     with open(path, "wb") as fh:
-        pq.write_table(table, fh)
+        write_rowgroups(table, fh)
         fh.flush()
         os.fsync(fh.fileno())
 

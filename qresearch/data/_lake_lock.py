@@ -9,8 +9,11 @@
   mid-way and sweeps the lake (:func:`sweep`).
 - The time-zone rule (tz-naive, or the zone name) is stored in ``root/.lake.json``,
   written atomically (temp file, fsync, rename) under the lock.
-- Both names start with a dot: DuckDB's ``symbol=*/year=*/data.parquet`` glob and
-  pyarrow/Spark dataset discovery ignore them.
+- The rule file also records the layout: ``"lake_format": 2`` for year files
+  (``year=<YYYY>/data.parquet``); format 1 (or no rule file) with ``symbol=`` folders is
+  the old layout, read transparently and converted by ``Lake.migrate()``.
+- Both names start with a dot: DuckDB globs and pyarrow/Spark dataset discovery ignore
+  them.
 """
 
 from __future__ import annotations
@@ -23,16 +26,19 @@ import re
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from qresearch.data._lake_io import _makedirs, _Partition, _Stale, _timestamp_type, _tmp_name
+from qresearch.data._lake_io import _makedirs, _Stale, _timestamp_type, _tmp_name
 from qresearch.exceptions import LakeError
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+LAKE_FORMAT = 2
+"""The layout this release writes: one file per year holding every symbol."""
 LOCK_FILE = ".lake.lock"
 RULE_FILE = ".lake.json"
 TRASH_PREFIX = ".deleting-"
@@ -238,12 +244,24 @@ def load_rule(root: Path) -> tuple[bool, str | None]:
     return True, tz
 
 
+def load_format(root: Path) -> int:
+    """Return the ``lake_format`` recorded in ``root/.lake.json`` (0 when there is none)."""
+    path = root / RULE_FILE
+    try:
+        rule = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0  # missing (load_rule reports a damaged or unreadable file)
+    value = rule.get("lake_format", 1) if isinstance(rule, dict) else 0
+    return value if isinstance(value, int) else 0
+
+
 def save_rule(root: Path, tz: str | None) -> None:
     """Write ``root/.lake.json`` atomically (temp file, fsync, rename)."""
     note = (
         "tz-naive timestamps (UTC by convention)" if tz is None else f"UTC instants shown in {tz}"
     )
-    text = json.dumps({"lake_format": 1, "timezone": tz, "rule": note}, indent=2) + "\n"
+    rule = {"lake_format": LAKE_FORMAT, "timezone": tz, "rule": note}
+    text = json.dumps(rule, indent=2) + "\n"
     tmp = root / _tmp_name(RULE_FILE)
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
@@ -256,7 +274,7 @@ def save_rule(root: Path, tz: str | None) -> None:
         raise
 
 
-def _tz_of_files(parts: list[_Partition]) -> tuple[bool, str | None]:
+def _tz_of_files(parts: Sequence[Any]) -> tuple[bool, str | None]:
     # (found, tz) of the first readable partition: the rule of a lake written before the
     # rule file existed (every write then checked against the first file).
     for part in parts:
@@ -267,8 +285,11 @@ def _tz_of_files(parts: list[_Partition]) -> tuple[bool, str | None]:
     return False, None
 
 
-def lake_type(root: Path, parts: list[_Partition]) -> pa.DataType:
-    """Return the lake's timestamp type: the recorded rule, else that of its files."""
+def lake_type(root: Path, parts: Sequence[Any]) -> pa.DataType:
+    """Return the lake's timestamp type: the recorded rule, else that of its files.
+
+    ``parts`` are the data files (anything with a ``path``), of either layout.
+    """
     import pyarrow as pa
 
     found, tz = load_rule(root)
@@ -281,7 +302,7 @@ def lake_type(root: Path, parts: list[_Partition]) -> pa.DataType:
     return _timestamp_type(parts[0].path)  # raises the error naming the file
 
 
-def settle_rule(root: Path, ts_type: pa.DataType, existing: list[_Partition]) -> bool:
+def settle_rule(root: Path, ts_type: pa.DataType, existing: Sequence[Any]) -> bool:
     """Fix or check the time-zone rule (under the lock); return whether to save it.
 
     The first write into an empty lake fixes the rule; later writes must match it.
@@ -371,7 +392,12 @@ def sweep(root: Path, interrupted: str = "") -> list[Path]:
                 removed.append(Path(entry.path))
         elif _stale_tmp(entry, now, killed):
             unlink(entry)
-        elif name.startswith("symbol=") and entry.is_dir(follow_symlinks=False):
+        elif name.startswith("year=") and entry.is_dir(follow_symlinks=False):
+            for file in _entries(entry.path):
+                if _stale_tmp(file, now, killed):
+                    unlink(file)
+            rmdir_if_empty(entry.path)
+        elif name.startswith("symbol=") and entry.is_dir(follow_symlinks=False):  # format 1
             for year in _entries(entry.path):
                 if not (year.name.startswith("year=") and year.is_dir(follow_symlinks=False)):
                     continue

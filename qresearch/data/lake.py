@@ -82,12 +82,14 @@ light.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -95,35 +97,47 @@ import numpy as np
 import pandas as pd
 
 from qresearch._validation import COLUMNS_NAME, check_choice, check_number
+from qresearch.data import _lake_files as files_mod
+from qresearch.data._lake_files import (
+    FILE_COLUMNS,
+    FileIndex,
+    OpenFile,
+    YearFile,
+    build_table,
+    file_path,
+    list_files,
+    open_file,
+    read_columns,
+)
 from qresearch.data._lake_io import (
     _VALUE_FIELDS,
-    COLUMNS,
     DATA_FILE,
     SUMMARY_COLUMNS,
     _bounds,
     _check_fields,
     _check_symbols,
-    _Job,
     _list_partitions,
     _makedirs,
     _Partition,
-    _plan_jobs,
+    _read_partition,
     _rollback,
+    _Rows,
     _rows_to_write,
-    _run_query,
-    _stage,
     _Stale,
     _summary,
+    _tmp_name,
     _to_index,
     _unknown_symbols,
     decode_symbol,
     encode_symbol,
 )
 from qresearch.data._lake_lock import (
+    LAKE_FORMAT,
     TRASH_PREFIX,
     WriterLock,
     explain_os_error,
     lake_type,
+    load_format,
     save_rule,
     settle_rule,
     sweep,
@@ -134,16 +148,221 @@ from qresearch.exceptions import LakeError, ParameterError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["COLUMNS", "DATA_FILE", "SUMMARY_COLUMNS", "Lake", "decode_symbol", "encode_symbol"]
+__all__ = [
+    "COLUMNS",
+    "DATA_FILE",
+    "MIGRATION_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "Lake",
+    "decode_symbol",
+    "encode_symbol",
+]
+
+COLUMNS: tuple[str, ...] = FILE_COLUMNS
+"""The columns of every year file, in order."""
+MIGRATION_COLUMNS: tuple[str, ...] = ("year", "symbols", "rows")
+"""The columns of the summary returned by :meth:`Lake.migrate`."""
 
 _GLOB_CHARS = frozenset("*?[]{}")
-_HIVE_OPTIONS = "hive_partitioning = true, hive_types = {'symbol': VARCHAR, 'year': BIGINT}"
-_READ_ATTEMPTS = 6  # listings a read tries when concurrent deletes keep removing its files
+_READ_ATTEMPTS = 6  # listings a read tries when concurrent writers keep removing its files
 _T = TypeVar("_T")
 
 
+@dataclass
+class _Chunk:
+    # The rows one year contributes to a read: blocks of symbols, sorted by timestamp.
+    codes: np.ndarray  # output column of each block
+    counts: np.ndarray  # rows of each block
+    ts: np.ndarray  # int64 epoch us of each row
+    values: dict[str, np.ndarray]  # float64 values of each row (NaN for null)
+    dense: bool  # every block holds the same timestamps
+
+
+def _workers(n_jobs: int) -> int:
+    return max(1, min(n_jobs, 8, 2 * (os.cpu_count() or 1)))
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    # Concatenation of arange(s, s + c) for every (s, c), vectorized.
+    total = int(counts.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return np.repeat(starts - offsets, counts) + np.arange(total, dtype=np.int64)
+
+
+def _column_numpy(table: pa.Table, name: str) -> np.ndarray:
+    import pyarrow as pa
+
+    column = table.column(name)
+    if name == "timestamp":
+        column = column.cast(pa.int64())
+        return np.asarray(column.to_numpy(), dtype=np.int64)
+    return np.asarray(column.to_numpy(), dtype=np.float64)  # nulls -> NaN
+
+
+def _filter_chunk(
+    chunk: _Chunk, lo_us: int | None, hi_us: int | None, uniform: bool
+) -> _Chunk | None:
+    # Apply the time bounds; `uniform`: every block held the file's full set of timestamps.
+    if lo_us is not None or hi_us is not None:
+        mask = np.ones(len(chunk.ts), dtype=bool)
+        if lo_us is not None:
+            mask &= chunk.ts >= lo_us
+        if hi_us is not None:
+            mask &= chunk.ts <= hi_us
+        if not mask.all():
+            ends = np.cumsum(chunk.counts)
+            kept = np.concatenate([[0], np.cumsum(mask)])
+            counts = kept[ends] - kept[ends - chunk.counts]
+            chunk = _Chunk(
+                chunk.codes,
+                counts,
+                chunk.ts[mask],
+                {f: v[mask] for f, v in chunk.values.items()},
+                False,
+            )
+    if not len(chunk.ts):
+        return None
+    chunk.dense = uniform
+    return chunk
+
+
+def _read_year_file(
+    of: OpenFile,
+    code_of: dict[str, int],
+    fields: Sequence[str],
+    lo_us: int | None,
+    hi_us: int | None,
+) -> _Chunk | None:
+    # Read the blocks of the wanted symbols of one year file: only the row groups that
+    # hold them, only the timestamp and the wanted value columns (never the symbols).
+    index = of.index
+    ids = [i for i, s in enumerate(index.symbols) if s in code_of]
+    if not ids:
+        return None
+    block_ids = np.asarray(ids, dtype=np.int64)
+    codes = np.array([code_of[index.symbols[i]] for i in ids], dtype=np.int64)
+    counts = index.counts[block_ids]
+    columns = ["timestamp", *fields]
+    if len(ids) == len(index.symbols):
+        table = read_columns(of, columns)
+        take = None
+    else:
+        starts = index.starts[block_ids]
+        bounds = files_mod.group_starts(of)
+        first = np.searchsorted(bounds, starts, side="right") - 1
+        last = np.searchsorted(bounds, starts + counts - 1, side="right") - 1
+        wanted = np.zeros(len(bounds) - 1, dtype=bool)
+        for a, b in zip(first.tolist(), last.tolist(), strict=True):
+            wanted[a : b + 1] = True
+        groups = np.flatnonzero(wanted)
+        sizes = np.diff(bounds)
+        base = np.zeros(len(sizes), dtype=np.int64)
+        base[groups] = np.concatenate([[0], np.cumsum(sizes[groups])[:-1]])
+        table = read_columns(of, columns, groups.tolist())
+        take = _ranges(starts - bounds[first] + base[first], counts)
+    ts = _column_numpy(table, "timestamp")
+    values = {f: _column_numpy(table, f) for f in fields}
+    del table
+    if take is not None:
+        ts = ts[take]
+        values = {f: v[take] for f, v in values.items()}
+    uniform = bool((counts == index.n_stamps).all())
+    return _filter_chunk(_Chunk(codes, counts, ts, values, False), lo_us, hi_us, uniform)
+
+
+def _assemble(
+    chunks: list[_Chunk], n_out: int, fields: Sequence[str]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    # Scatter the chunks (in time order, disjoint in time) into dates x symbols arrays.
+    unions: list[np.ndarray] = []
+    for chunk in chunks:
+        if chunk.dense:
+            unions.append(chunk.ts[: int(chunk.counts[0])])
+        else:
+            unions.append(np.unique(chunk.ts))
+    stamps = np.concatenate(unions) if unions else np.zeros(0, dtype=np.int64)
+    # Symbol-major grids: each block fills a contiguous run; grid.T is the panel.
+    grids = {f: np.full((n_out, len(stamps)), np.nan) for f in fields}
+    offset = 0
+    for chunk, union in zip(chunks, unions, strict=True):
+        n = len(union)
+        if chunk.dense:
+            for f in fields:
+                grids[f][chunk.codes, offset : offset + n] = chunk.values[f].reshape(-1, n)
+        else:
+            rows = offset + np.searchsorted(union, chunk.ts)
+            cols = np.repeat(chunk.codes, chunk.counts)
+            for f in fields:
+                grids[f][cols, rows] = chunk.values[f]
+        offset += n
+    return stamps, {f: g.T for f, g in grids.items()}
+
+
+def _read_legacy(
+    parts: list[_Partition],
+    code_of: dict[str, int],
+    fields: Sequence[str],
+    lo: tuple[int, Any] | None,
+    hi: tuple[int, Any] | None,
+    lo_us: int | None,
+    hi_us: int | None,
+) -> list[_Chunk]:
+    # Read format-1 partitions (one file per symbol and year) into one chunk per year.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    by_year: dict[int, list[_Partition]] = {}
+    for p in parts:
+        if (
+            p.symbol in code_of
+            and (lo is None or p.year >= lo[0])
+            and (hi is None or p.year <= hi[0])
+        ):
+            by_year.setdefault(p.year, []).append(p)
+    chunks: list[_Chunk] = []
+    for year in sorted(by_year):
+        codes, counts, ts, values = [], [], [], {f: [] for f in fields}  # type: ignore[var-annotated]
+        for p in by_year[year]:
+            try:
+                table = pq.read_table(p.path, columns=["timestamp", *fields])
+            except FileNotFoundError as exc:
+                raise _Stale(LakeError(f"{str(p.path)!r} vanished")) from exc
+            except (pa.ArrowException, OSError) as exc:
+                raise LakeError(
+                    f"Reading the lake file {str(p.path)!r} failed ({exc}); it is damaged. "
+                    f"Delete that symbol with lake.delete({p.symbol!r}) (or move the file "
+                    "away), then run lake.migrate() and write it again."
+                ) from exc
+            codes.append(code_of[p.symbol])
+            counts.append(table.num_rows)
+            ts.append(_column_numpy(table, "timestamp"))
+            for f in fields:
+                values[f].append(_column_numpy(table, f))
+        chunk = _Chunk(
+            np.asarray(codes, dtype=np.int64),
+            np.asarray(counts, dtype=np.int64),
+            np.concatenate(ts),
+            {f: np.concatenate(v) for f, v in values.items()},
+            False,
+        )
+        filtered = _filter_chunk(chunk, lo_us, hi_us, uniform=False)
+        if filtered is not None:
+            chunks.append(filtered)
+    return chunks
+
+
+def _bound_us(bound: tuple[int, Any] | None, ts_type: pa.DataType) -> int | None:
+    import pyarrow as pa
+
+    if bound is None:
+        return None
+    return int(pa.scalar(bound[1], pa.timestamp("us", tz=ts_type.tz)).cast(pa.int64()).as_py())
+
+
 class Lake:
-    """A folder of hive-partitioned Parquet bars (``symbol=/year=``), read with DuckDB.
+    """A folder of Parquet year files holding every symbol, read with pyarrow and DuckDB.
 
     Parameters
     ----------
@@ -151,9 +370,9 @@ class Lake:
         The lake folder. It is created by the first :meth:`write`; constructing a
         ``Lake`` writes nothing.
     lock_timeout : float, optional
-        Seconds a write, delete or vacuum waits for the writer lock held by another
-        writer before raising :class:`LakeError`. None (the default) waits as long as
-        needed.
+        Seconds a write, delete, vacuum or migrate waits for the writer lock held by
+        another writer before raising :class:`LakeError`. None (the default) waits as
+        long as needed.
 
     Raises
     ------
@@ -166,9 +385,9 @@ class Lake:
 
     Notes
     -----
-    See the module docstring for the file layout, symbol encoding, the time-zone
-    rule, atomicity, locking (writers run one at a time; reads take no lock),
-    :meth:`vacuum` and the errors.
+    See the module docstring for the file layout, the time-zone rule, atomicity,
+    locking (writers run one at a time; reads take no lock), the migration of lakes
+    in the old layout, :meth:`vacuum` and the errors.
 
     Examples
     --------
@@ -191,6 +410,10 @@ class Lake:
     timestamp
     1999-01-22  1.640625
     1999-01-25  1.812500
+    >>> lake.sql("SELECT symbol, count(*) AS n FROM bars GROUP BY symbol ORDER BY symbol")
+      symbol     n
+    0   NVDA   239
+    1   ORCL  1263
     >>> tmp.cleanup()
     """
 
@@ -230,43 +453,98 @@ class Lake:
                 "Pass a folder path (it is created on the first write)."
             )
 
-    def _partitions(self) -> list[_Partition]:
-        self._check_root()
-        return _list_partitions(self.root)
+    @property
+    def layout(self) -> int:
+        """The lake's layout: 2 (year files, this release) or 1 (the old layout).
 
-    def _read_retrying(self, query: Callable[[list[_Partition]], _T]) -> _T:
-        # Run a read on a fresh listing. DuckDB reads exactly the listed files; when a
-        # concurrent delete removed one of them (_Stale), list the lake again and retry.
+        A lake is in layout 1 when its rule file does not record ``lake_format`` 2 and
+        it holds ``symbol=<enc>/year=<YYYY>/data.parquet`` files; an empty or missing
+        lake is in layout 2. Reads work on both; writes need layout 2 (run
+        :meth:`migrate`).
+        """
+        self._check_root()
+        if load_format(self.root) >= LAKE_FORMAT:
+            return LAKE_FORMAT
+        return 1 if _list_partitions(self.root) else LAKE_FORMAT
+
+    def _read_retrying(self, query: Callable[[], _T]) -> _T:
+        # Run a read on a fresh listing. When a concurrent writer removed a listed file
+        # (_Stale: a delete, or a migration that finished), list the lake again and retry.
         attempt = 1
         while True:
             try:
-                return query(self._partitions())
+                return query()
             except _Stale as stale:
                 if attempt == _READ_ATTEMPTS:
                     raise stale.error from stale.__cause__
             time.sleep(0.002 * 2**attempt)
             attempt += 1
 
-    def _require_data(self, parts: list[_Partition]) -> None:
-        if not parts:
-            raise LakeError(
-                f"The lake at {str(self.root)!r} is empty (no symbol=*/year=*/{DATA_FILE} "
-                f"files). Fill it with lake.write(bars) or `qresearch ingest FILES --lake "
-                f"{self.root}`."
-            )
+    def _empty(self) -> LakeError:
+        return LakeError(
+            f"The lake at {str(self.root)!r} is empty (no year=*/{DATA_FILE} files). Fill it "
+            f"with lake.write(bars) or `qresearch ingest FILES --lake {self.root}`."
+        )
 
-    def _unknown_symbols(self, missing: Sequence[Any], available: Sequence[str]) -> LakeError:
-        return _unknown_symbols(self.root, missing, available)
+    def _legacy(self, action: str) -> LakeError:
+        return LakeError(
+            f"{action}: the lake at {str(self.root)!r} is in the old layout "
+            f"(symbol=<symbol>/year=<YYYY>/{DATA_FILE}, one file per symbol and year); this "
+            f"release writes one file per year holding every symbol (year=<YYYY>/{DATA_FILE}). "
+            "Run lake.migrate() once (it rewrites the lake under the writer lock, checks "
+            "that every row is kept and removes the old folders), then run this call "
+            "again. Reads work on both layouts."
+        )
+
+    def _open(
+        self, lo_year: int | None = None, hi_year: int | None = None
+    ) -> tuple[list[OpenFile], pa.DataType | None]:
+        # Open every year file (the handles are consistent snapshots). A damaged file
+        # outside [lo_year, hi_year] is skipped when a range is given; inside, it raises.
+        listed = list_files(self.root)
+        if not listed:
+            return [], None
+        ts_type = lake_type(self.root, listed)
+        opened: list[OpenFile] = []
+        try:
+            for yf in listed:
+                try:
+                    opened.append(open_file(yf, ts_type))
+                except LakeError:
+                    ranged = lo_year is not None or hi_year is not None
+                    inside = (lo_year is None or yf.year >= lo_year) and (
+                        hi_year is None or yf.year <= hi_year
+                    )
+                    if not ranged or inside:
+                        raise
+        except BaseException:
+            for of in opened:
+                of.close()
+            raise
+        return opened, ts_type
 
     def symbols(self) -> list[str]:
         """Return the symbols stored in the lake, sorted (empty list for an empty lake).
+
+        Read from the year files' footers (their index), not from their rows.
 
         Examples
         --------
         >>> Lake("/nonexistent/lake").symbols()
         []
         """
-        return sorted({p.symbol for p in self._partitions()})
+
+        def query() -> list[str]:
+            if self.layout == 1:
+                return sorted({p.symbol for p in _list_partitions(self.root)})
+            opened, _ = self._open()
+            try:
+                return sorted(set().union(*(of.index.symbols for of in opened)))
+            finally:
+                for of in opened:
+                    of.close()
+
+        return self._read_retrying(query)
 
     def coverage(self) -> pd.DataFrame:
         """Return the first and last timestamp, row and year counts of every symbol.
@@ -276,37 +554,89 @@ class Lake:
         pandas.DataFrame
             Indexed by ``symbol`` (sorted), columns ``first``, ``last`` (timestamps
             in the lake's time zone), ``rows`` (stored rows) and ``years``
-            (number of year partitions), both int64.
+            (number of years with rows), both int64.
 
         Raises
         ------
         LakeError
             When the lake is empty or a file cannot be read.
+
+        Notes
+        -----
+        Computed from the year files' footers alone (each file's index records the
+        rows and first/last timestamp of every symbol): no row is read.
         """
-        sql = (
-            'SELECT symbol, epoch_us(min("timestamp")) AS first_us, '
-            'epoch_us(max("timestamp")) AS last_us, count(*) AS n_rows, '
-            f"count(DISTINCT year) AS n_years FROM read_parquet(?, {_HIVE_OPTIONS}) "
-            "GROUP BY symbol"
-        )
 
-        def query(parts: list[_Partition]) -> tuple[pa.DataType, pa.Table]:
-            self._require_data(parts)
-            files = [str(p.path) for p in parts]
-            return lake_type(self.root, parts), _run_query(self.root, sql, [files], parts)
+        def query() -> tuple[pa.DataType, dict[str, list[int]]]:
+            stats: dict[str, list[int]] = {}
+            if self.layout == 1:
+                return self._legacy_coverage()
+            opened, ts_type = self._open()
+            if not opened or ts_type is None:
+                raise self._empty()
+            try:
+                for of in opened:
+                    ix = of.index
+                    for s, n, a, b in zip(
+                        ix.symbols,
+                        ix.counts.tolist(),
+                        ix.first_us.tolist(),
+                        ix.last_us.tolist(),
+                        strict=True,
+                    ):
+                        row = stats.get(s)
+                        if row is None:
+                            stats[s] = [a, b, n, 1]
+                        else:
+                            row[0] = min(row[0], a)
+                            row[1] = max(row[1], b)
+                            row[2] += n
+                            row[3] += 1
+            finally:
+                for of in opened:
+                    of.close()
+            return ts_type, stats
 
-        ts_type, table = self._read_retrying(query)
-        frame = table.to_pandas().sort_values("symbol")
-        out = pd.DataFrame(
+        ts_type, stats = self._read_retrying(query)
+        names = sorted(stats)
+        table = np.array([stats[s] for s in names], dtype=np.int64).reshape(len(names), 4)
+        return pd.DataFrame(
             {
-                "first": _to_index(frame["first_us"].to_numpy(np.int64), ts_type),
-                "last": _to_index(frame["last_us"].to_numpy(np.int64), ts_type),
-                "rows": frame["n_rows"].to_numpy(np.int64),
-                "years": frame["n_years"].to_numpy(np.int64),
+                "first": _to_index(table[:, 0], ts_type),
+                "last": _to_index(table[:, 1], ts_type),
+                "rows": table[:, 2],
+                "years": table[:, 3],
             },
-            index=pd.Index(frame["symbol"].tolist(), name=COLUMNS_NAME),
+            index=pd.Index(names, name=COLUMNS_NAME),
         )
-        return out
+
+    def _legacy_coverage(self) -> tuple[pa.DataType, dict[str, list[int]]]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        parts = _list_partitions(self.root)
+        if not parts:
+            raise self._empty()
+        ts_type = lake_type(self.root, parts)
+        stats: dict[str, list[int]] = {}
+        for p in parts:
+            try:
+                ts = _column_numpy(pq.read_table(p.path, columns=["timestamp"]), "timestamp")
+            except FileNotFoundError as exc:
+                raise _Stale(LakeError(f"{str(p.path)!r} vanished")) from exc
+            except (pa.ArrowException, OSError) as exc:
+                raise LakeError(
+                    f"Reading the lake file {str(p.path)!r} failed ({exc}); it is damaged. "
+                    f"Delete that symbol with lake.delete({p.symbol!r}), then run "
+                    "lake.migrate() and write it again."
+                ) from exc
+            if not len(ts):
+                continue
+            row = stats.setdefault(p.symbol, [int(ts.min()), int(ts.max()), 0, 0])
+            row[0], row[1] = min(row[0], int(ts.min())), max(row[1], int(ts.max()))
+            row[2] += len(ts)
+            row[3] += 1
+        return ts_type, stats
 
     # ------------------------------------------------------------------- write
     def write(
@@ -315,7 +645,7 @@ class Lake:
         *,
         mode: Literal["upsert", "replace"] = "upsert",
     ) -> pd.DataFrame:
-        """Write bars into their (symbol, year) partitions, atomically.
+        """Write bars into the year files they touch, atomically.
 
         Parameters
         ----------
@@ -325,18 +655,19 @@ class Lake:
             :meth:`Bars.from_long`). Symbols must be non-empty strings. Rows where
             every field is NaN (symbol not listed) are not written. Not modified.
         mode : {"upsert", "replace"}, default "upsert"
-            ``"upsert"`` merges the new rows into each touched partition; on a
-            timestamp present in both, the new row replaces the stored row whole
-            (so writing the same data twice changes nothing). ``"replace"``
-            replaces each touched partition with the new rows only. Partitions
-            (symbols, years) absent from ``data`` are never touched.
+            ``"upsert"`` merges the new rows into the stored rows of each (symbol,
+            year) of ``data``; on a timestamp present in both, the new row replaces
+            the stored row whole (so writing the same data twice changes nothing).
+            ``"replace"`` replaces the stored rows of each (symbol, year) of ``data``
+            with the new rows only. Other symbols and years are never changed; year
+            files ``data`` does not touch are not rewritten.
 
         Returns
         -------
         pandas.DataFrame
-            One row per touched partition, sorted by symbol and year, columns
+            One row per touched (symbol, year), sorted by symbol and year, columns
             ``symbol, year, rows_written`` (rows of ``data``), ``rows_before`` and
-            ``rows_after`` (rows in the partition file before and after;
+            ``rows_after`` (rows of that symbol in that year before and after;
             ``rows_before`` is 0 when ``"replace"`` overwrote a damaged file).
             Empty when ``data`` has no rows to write.
 
@@ -348,52 +679,65 @@ class Lake:
             When a symbol is not a non-empty string, a long frame is malformed, or
             a timestamp has sub-microsecond precision.
         LakeError
-            When the time zone of ``data`` breaks the lake's time-zone rule, an
-            upsert meets a damaged partition file or one with an unexpected schema,
-            the lake folder is not writable, the writer lock is not obtained within
-            ``lock_timeout``, or the final renames fail part way. The message names
-            the file and the fix.
+            When the lake is in the old layout (run :meth:`migrate`), the time zone of
+            ``data`` breaks the lake's time-zone rule, an upsert meets a damaged year
+            file or one with an unexpected schema, the lake folder is not writable,
+            the writer lock is not obtained within ``lock_timeout``, or the final
+            renames fail part way. The message names the file and the fix.
 
         Notes
         -----
-        The write holds the lake's writer lock from before it reads the partitions it
+        The write holds the lake's writer lock from before it reads the year files it
         merges until after its last rename, so concurrent writers run one at a time
-        and lose nothing. If the previous holder was killed mid-way, the write first
-        removes its leftovers (see :meth:`vacuum`). On any error before the final
-        renames, every staged file and every folder created by this call is removed
-        and the error re-raised: the lake is as before.
+        and lose nothing. Each touched year file is rewritten whole (read, merge,
+        stage as a hidden temp file, fsync); only when all are staged are they renamed
+        into place. If the previous holder was killed mid-way, the write first removes
+        its leftovers (see :meth:`vacuum`). On any error before the final renames,
+        every staged file and every folder created by this call is removed and the
+        error re-raised: the lake is as before.
         """
         check_choice("mode", mode, ["upsert", "replace"], "Lake.write")
         rows = _rows_to_write(data)
         if not len(rows.codes):
             return _summary([])
         self._check_root()
-        jobs, ts_type = _plan_jobs(self.root, rows)
         try:
             with WriterLock(self.root, self.lock_timeout, "Lake.write", create=True) as lock:
-                return self._write_locked(lock, jobs, ts_type, mode)
+                return self._write_locked(lock, rows, mode)
         except OSError as exc:
             error = explain_os_error(exc, "Lake.write", self.root)
             for note in getattr(exc, "__notes__", []):
                 error.add_note(note)
             raise error from exc
 
-    def _write_locked(
-        self, lock: WriterLock, jobs: list[_Job], ts_type: pa.DataType, mode: str
-    ) -> pd.DataFrame:
-        # Check the time-zone rule, stage every partition, then rename them into place;
-        # all under the writer lock. Before the renames, any error rolls everything back.
+    def _write_locked(self, lock: WriterLock, rows: _Rows, mode: str) -> pd.DataFrame:
+        # Check the layout and time-zone rule, stage every touched year file, then rename
+        # them into place; all under the writer lock. Before the renames, any error rolls
+        # everything back.
         created: list[Path] = []
+        jobs: list[tuple[int, int, int, Path, Path]] = []  # year, lo, hi, final, tmp
         try:
             if lock.interrupted:  # the previous holder was killed mid-way: clean up first
                 sweep(self.root, lock.interrupted)
-            save = settle_rule(self.root, ts_type, self._partitions())
-            for job in jobs:
-                created.extend(_makedirs(job.final.parent))
+            if self.layout == 1:
+                raise self._legacy("Lake.write")
+            existing = {yf.year: yf for yf in list_files(self.root)}
+            save = settle_rule(self.root, rows.ts_type, list(existing.values()))
+            save = save or load_format(self.root) != LAKE_FORMAT
+            cuts = np.flatnonzero(rows.years[1:] != rows.years[:-1]) + 1
+            los = np.concatenate([[0], cuts]).tolist()
+            his = np.concatenate([cuts, [len(rows.years)]]).tolist()
+            for lo, hi in zip(los, his, strict=True):
+                year = int(rows.years[lo])
+                final = file_path(self.root, year)
+                jobs.append((year, lo, hi, final, final.parent / _tmp_name()))
+                created.extend(_makedirs(final.parent))
             # Staging is I/O bound (parquet encode + fsync release the GIL): use threads.
-            workers = min(len(jobs), 8, 2 * (os.cpu_count() or 1))
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                futures = [pool.submit(_stage, job, mode) for job in jobs]
+            with ThreadPoolExecutor(max_workers=_workers(len(jobs))) as pool:
+                futures = [
+                    pool.submit(_stage_year, rows, lo, hi, existing.get(year), year, tmp, mode)
+                    for year, lo, hi, _, tmp in jobs
+                ]
                 try:
                     results = [fut.result() for fut in futures]
                 except BaseException:
@@ -401,18 +745,23 @@ class Lake:
                         fut.cancel()
                     raise  # leaving the pool waits for the running stagings first
             if save:
-                save_rule(self.root, ts_type.tz)
+                save_rule(self.root, rows.ts_type.tz)
         except BaseException as exc:
-            _rollback([job.tmp for job in jobs], created)
+            _rollback([tmp for *_, tmp in jobs], created)
             lock.discard_new_root()
-            exc.add_note(f"Lake.write to {str(self.root)!r} was rolled back; no partition changed.")
+            exc.add_note(f"Lake.write to {str(self.root)!r} was rolled back; no file changed.")
             raise
         self._commit(
-            [(job.tmp, job.final) for job, (_, staged) in zip(jobs, results, strict=True) if staged]
+            [
+                (tmp, final)
+                for (*_, final, tmp), (_, staged) in zip(jobs, results, strict=True)
+                if staged
+            ],
+            "Lake.write",
         )
-        return _summary([row for row, _ in results])
+        return _summary([row for summary, _ in results for row in summary])
 
-    def _commit(self, staged: list[tuple[Path, Path]]) -> None:
+    def _commit(self, staged: list[tuple[Path, Path]], action: str) -> None:
         done = 0
         try:
             for tmp, final in staged:
@@ -421,55 +770,108 @@ class Lake:
         except OSError as exc:
             _rollback([tmp for tmp, _ in staged[done:]], [])
             raise LakeError(
-                f"Lake.write to {str(self.root)!r} failed while moving the staged files into "
+                f"{action} to {str(self.root)!r} failed while moving the staged files into "
                 f"place: {done} of {len(staged)} partitions were replaced ({exc}). Fix the "
                 "cause and run the same write again: writes are idempotent."
             ) from exc
 
     def delete(self, symbol: str) -> None:
-        """Remove every partition of ``symbol`` from the lake.
+        """Remove every row of ``symbol`` from the lake.
 
-        Under the writer lock, the symbol folder is renamed to a hidden name (atomic:
-        readers see the symbol entirely or not at all), then removed. Reads running
-        meanwhile retry and never fail because of it.
+        Under the writer lock, every year file holding ``symbol`` is rewritten without
+        it (staged, then renamed into place; a file left empty is removed). Reads
+        running meanwhile see each year file before or after and never fail because
+        of it. On a lake in the old layout, the symbol's folder is removed.
 
         Raises
         ------
         LakeError
-            When ``symbol`` is not in the lake (the message lists the symbols), the
-            lake folder is not writable, or the writer lock is not obtained within
-            ``lock_timeout``.
+            When ``symbol`` is not in the lake (the message lists the symbols), a year
+            file cannot be read, the lake folder is not writable, or the writer lock is
+            not obtained within ``lock_timeout``.
         """
         if not isinstance(symbol, str):
             raise ParameterError(
                 f"The 'symbol' parameter of Lake.delete must be a str; got {type(symbol).__name__}."
             )
         self._check_root()
-        folder = self.root / f"symbol={encode_symbol(symbol)}"
-        if not folder.is_dir():
-            raise self._unknown_symbols([symbol], self.symbols())
+        if symbol not in self.symbols():
+            raise _unknown_symbols(self.root, [symbol], self.symbols())
         try:
             with WriterLock(self.root, self.lock_timeout, "Lake.delete", create=False) as lock:
                 if lock.interrupted:
                     sweep(self.root, lock.interrupted)
-                if not folder.is_dir():  # deleted (or swept away) while we waited
-                    raise self._unknown_symbols([symbol], self.symbols())
-                trash = self.root / f"{TRASH_PREFIX}{uuid.uuid4().hex}-{folder.name}"
-                os.replace(folder, trash)
-                shutil.rmtree(trash)
+                if self.layout == 1:
+                    self._delete_legacy(symbol)
+                else:
+                    self._delete_locked(symbol)
         except OSError as exc:
             raise explain_os_error(exc, "Lake.delete", self.root) from exc
+
+    def _delete_legacy(self, symbol: str) -> None:
+        folder = self.root / f"symbol={encode_symbol(symbol)}"
+        if not folder.is_dir():  # deleted (or swept away) while we waited
+            raise _unknown_symbols(self.root, [symbol], self.symbols())
+        trash = self.root / f"{TRASH_PREFIX}{uuid.uuid4().hex}-{folder.name}"
+        os.replace(folder, trash)
+        shutil.rmtree(trash)
+
+    def _delete_locked(self, symbol: str) -> None:
+        opened, _ts_type = self._open()
+        staged: list[tuple[Path, Path]] = []
+        emptied: list[Path] = []
+        try:
+            for of in opened:
+                ix = of.index
+                if symbol not in ix.symbols:
+                    continue
+                if len(ix.symbols) == 1:
+                    emptied.append(of.path)
+                    continue
+                table = read_columns(of, ["timestamp", *_VALUE_FIELDS])
+                k = ix.symbols.index(symbol)
+                start, count = int(ix.starts[k]), int(ix.counts[k])
+                keep = np.ones(table.num_rows, dtype=bool)
+                keep[start : start + count] = False
+                codes = np.repeat(np.arange(len(ix.symbols)), ix.counts)[keep]
+                import pyarrow as pa
+
+                kept = table.filter(pa.array(keep))
+                new = build_table(
+                    of.ts_type,
+                    ix.symbols,
+                    codes,
+                    _column_numpy(kept, "timestamp"),
+                    {f: kept.column(f).combine_chunks() for f in _VALUE_FIELDS},
+                )
+                tmp = of.path.parent / _tmp_name()
+                staged.append((tmp, of.path))
+                files_mod.stage(new, tmp)
+        except BaseException:
+            _rollback([tmp for tmp, _ in staged], [])
+            raise
+        finally:
+            for of in opened:
+                of.close()
+        if not staged and not emptied:
+            raise _unknown_symbols(self.root, [symbol], self.symbols())
+        self._commit(staged, "Lake.delete")
+        for path in emptied:
+            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()
 
     def vacuum(self) -> list[Path]:
         """Remove what killed writers left behind: stale temp files and empty folders.
 
         Under the writer lock, remove the staged temp files (``.data.parquet.tmp-*``,
         ``.lake.json.tmp-*``) whose writer process is no longer alive or which are
-        more than an hour old, the hidden folders of interrupted deletes
-        (``.deleting-*``) and the ``symbol=``/``year=`` folders left empty. Partition
-        files and files the lake does not know are never touched. A write or delete
-        that finds its predecessor was killed does the same first, so calling this is
-        only needed for lakes written by releases without the lock.
+        more than an hour old, the hidden folders of interrupted deletes and
+        migrations (``.deleting-*``) and the ``year=`` (and old-layout ``symbol=``)
+        folders left empty. Data files and files the lake does not know are never
+        touched. A write or delete that finds its predecessor was killed does the same
+        first, so calling this is only needed for lakes written by releases without
+        the lock.
 
         Returns
         -------
@@ -496,6 +898,122 @@ class Lake:
         except OSError as exc:
             raise explain_os_error(exc, "Lake.vacuum", self.root) from exc
 
+    # ----------------------------------------------------------------- migrate
+    def migrate(self) -> pd.DataFrame:
+        """Convert a lake in the old layout (one file per symbol and year) to year files.
+
+        Under the writer lock: for every year, read the year's old files (one per
+        symbol), write the year file holding them all as a hidden temp file, read it
+        back and check it holds exactly the rows read (else nothing is changed and
+        :class:`LakeError` is raised). When every year is staged and checked, the year
+        files are renamed into place, the rule file records ``lake_format`` 2 (this is
+        the commit point: from then on readers use the year files), and the old
+        ``symbol=`` folders are moved to hidden ``.deleting-*`` folders and removed.
+
+        A migration interrupted before the commit point leaves the old layout in
+        force (its staged files are removed by the next write, vacuum or migrate);
+        after it, only old folders may remain, which the next :meth:`migrate` or
+        :meth:`vacuum` removes. Calling it on a lake already migrated (or empty) does
+        nothing but that cleanup.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per year file written: ``year, symbols, rows`` (int64). Empty when
+            there was nothing to migrate.
+
+        Raises
+        ------
+        LakeError
+            When an old file cannot be read (its message names it and the fix: delete
+            that symbol with :meth:`delete`, which works on the old layout, or move the
+            file away), the folder is not writable, or the lock is not obtained.
+
+        Examples
+        --------
+        >>> Lake("/nonexistent/lake").migrate().empty
+        True
+        """
+        self._check_root()
+        if not self.root.is_dir():
+            return _migration_summary([])
+        try:
+            with WriterLock(self.root, self.lock_timeout, "Lake.migrate", create=False) as lock:
+                if lock.interrupted:
+                    sweep(self.root, lock.interrupted)
+                return self._migrate_locked()
+        except OSError as exc:
+            raise explain_os_error(exc, "Lake.migrate", self.root) from exc
+
+    def _migrate_locked(self) -> pd.DataFrame:
+        import pyarrow as pa
+
+        parts = _list_partitions(self.root)
+        if load_format(self.root) >= LAKE_FORMAT or not parts:
+            self._remove_legacy_folders()  # leftovers of a migration past its commit point
+            return _migration_summary([])
+        ts_type = lake_type(self.root, parts)
+        legacy_schema = pa.schema(
+            [pa.field("timestamp", ts_type)] + [pa.field(f, pa.float64()) for f in _VALUE_FIELDS]
+        )
+        by_year: dict[int, list[_Partition]] = {}
+        for p in parts:
+            by_year.setdefault(p.year, []).append(p)
+        staged: list[tuple[Path, Path]] = []
+        created: list[Path] = []
+        summary: list[tuple[int, int, int]] = []
+        try:
+            for year in sorted(by_year):
+                group = by_year[year]  # sorted by symbol
+                tables = [_read_partition(p.path, legacy_schema) for p in group]
+                symbols = [p.symbol for p in group]
+                ts_parts, codes = [], []
+                for k, t in enumerate(tables):
+                    ts = _column_numpy(t, "timestamp")
+                    if len(ts) > 1 and not (np.diff(ts) > 0).all():
+                        raise LakeError(
+                            f"The old lake file {str(group[k].path)!r} is not sorted by unique "
+                            "timestamps: it was not written by Lake.write. Fix or delete it, "
+                            "then run lake.migrate() again."
+                        )
+                    ts_parts.append(ts)
+                    codes.append(np.full(len(ts), k, dtype=np.int64))
+                order = sorted(range(len(symbols)), key=lambda k: symbols[k])
+                table = build_table(
+                    ts_type,
+                    [symbols[k] for k in order],
+                    np.concatenate([np.full(len(ts_parts[k]), i) for i, k in enumerate(order)]),
+                    np.concatenate([ts_parts[k] for k in order]),
+                    {
+                        f: pa.concat_arrays([tables[k].column(f).combine_chunks() for k in order])
+                        for f in _VALUE_FIELDS
+                    },
+                )
+                final = file_path(self.root, year)
+                created.extend(_makedirs(final.parent))
+                tmp = final.parent / _tmp_name()
+                staged.append((tmp, final))
+                files_mod.stage(table, tmp)
+                _verify_staged(tmp, table)
+                summary.append((year, len(symbols), table.num_rows))
+                del tables, table
+        except BaseException as exc:
+            _rollback([tmp for tmp, _ in staged], created)
+            exc.add_note(f"Lake.migrate of {str(self.root)!r} was rolled back; nothing changed.")
+            raise
+        self._commit(staged, "Lake.migrate")
+        save_rule(self.root, ts_type.tz)  # the commit point: readers now use the year files
+        self._remove_legacy_folders()
+        return _migration_summary(summary)
+
+    def _remove_legacy_folders(self) -> None:
+        # Move each old symbol= folder to a hidden trash name (atomic), then remove it.
+        for entry in os.scandir(self.root):
+            if entry.name.startswith("symbol=") and entry.is_dir(follow_symlinks=False):
+                trash = self.root / f"{TRASH_PREFIX}{uuid.uuid4().hex}-{entry.name}"
+                os.replace(entry.path, trash)
+                shutil.rmtree(trash, ignore_errors=True)
+
     # -------------------------------------------------------------------- read
     def read(
         self,
@@ -504,7 +1022,7 @@ class Lake:
         end: Any = None,
         fields: Iterable[str] | None = None,
     ) -> Bars:
-        """Load bars from the lake through DuckDB, pruning partitions.
+        """Load bars from the lake, reading only the year files and row groups needed.
 
         Parameters
         ----------
@@ -535,13 +1053,11 @@ class Lake:
 
         Notes
         -----
-        The partition files of the selected symbols and years are listed first, and
-        only they are passed to DuckDB: ``read_parquet([files], hive_partitioning =
-        true) WHERE timestamp BETWEEN ...``, every value bound as a parameter. Files
-        of other symbols and years are never opened, so a damaged one does not
-        affect this read, nor does a concurrent delete of another symbol. When a
-        delete removes a listed file during the read, the read lists the lake again
-        and retries.
+        Only the year files of the requested years are read, and in each only the
+        row groups holding the requested symbols (found from the file's index) and
+        the requested columns; the symbol column itself is never decoded. A damaged
+        file of another year does not affect the read. Works on lakes in the old
+        layout too (slower: one file per symbol and year).
         """
         wanted = _check_fields(fields)
         load = wanted if wanted is not None else _VALUE_FIELDS
@@ -549,7 +1065,9 @@ class Lake:
         if wanted is None and np.isnan(values["adj_close"]).all():
             load = FIELDS
         columns = pd.Index(order, name=COLUMNS_NAME)
-        panels = {f: pd.DataFrame(values[f], index=index, columns=columns) for f in load}
+        panels = {
+            f: pd.DataFrame(values[f], index=index, columns=columns, copy=False) for f in load
+        }
         return Bars(**panels)
 
     def read_panel(
@@ -580,7 +1098,9 @@ class Lake:
         """
         check_choice("field", field, list(_VALUE_FIELDS), "Lake.read_panel")
         index, order, values = self._load(symbols, start, end, (field,), "Lake.read_panel")
-        return pd.DataFrame(values[field], index=index, columns=pd.Index(order, name=COLUMNS_NAME))
+        return pd.DataFrame(
+            values[field], index=index, columns=pd.Index(order, name=COLUMNS_NAME), copy=False
+        )
 
     def _load(
         self,
@@ -590,61 +1110,246 @@ class Lake:
         fields: Sequence[str],
         func: str,
     ) -> tuple[pd.DatetimeIndex, list[str], dict[str, np.ndarray]]:
-        # Query the long rows with DuckDB and scatter them into dates x symbols arrays.
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        cols = ", ".join(f'"{f}"' for f in fields)
-
-        def query(parts: list[_Partition]) -> tuple[pa.DataType, list[str], pa.Table]:
-            self._require_data(parts)
-            available = sorted({p.symbol for p in parts})
-            order = (
-                available
-                if symbols is None
-                else _check_symbols(self.root, symbols, available, func)
-            )
-            ts_type = lake_type(self.root, parts)
+        def query() -> tuple[pa.DataType, list[str], list[_Chunk]]:
+            if self.layout == 1:
+                return self._load_legacy(symbols, start, end, fields, func)
+            listed = list_files(self.root)
+            if not listed:
+                raise self._empty()
+            ts_type = lake_type(self.root, listed)
             lo, hi = _bounds(start, end, ts_type.tz, func)
-            # Prune the partitions here: DuckDB opens only the files it is given.
-            wanted = set(order)
-            files = [
-                str(p.path)
-                for p in parts
-                if p.symbol in wanted
-                and (lo is None or p.year >= lo[0])
-                and (hi is None or p.year <= hi[0])
-            ]
-            if not files:
-                empty = [pa.array([], pa.string()), pa.array([], pa.int64())]
-                empty += [pa.array([], pa.float64()) for _ in fields]
-                return ts_type, order, pa.table(empty, names=["symbol", "ts_us", *fields])
-            sql = (
-                f'SELECT symbol, epoch_us("timestamp") AS ts_us, {cols} '
-                f"FROM read_parquet(?, {_HIVE_OPTIONS})"
-            )
-            where: list[str] = []
-            params: list[Any] = [files]
-            if lo is not None:
-                where.append('"timestamp" >= ?')
-                params.append(lo[1])
-            if hi is not None:
-                where.append('"timestamp" <= ?')
-                params.append(hi[1])
-            if where:
-                sql += " WHERE " + " AND ".join(where)
-            return ts_type, order, _run_query(self.root, sql, params, parts)
+            opened, _ = self._open(None if lo is None else lo[0], None if hi is None else hi[0])
+            try:
+                if not opened:
+                    raise self._empty()
+                available = sorted(set().union(*(of.index.symbols for of in opened)))
+                order = (
+                    available
+                    if symbols is None
+                    else _check_symbols(self.root, symbols, available, func)
+                )
+                code_of = {s: i for i, s in enumerate(order)}
+                lo_us, hi_us = _bound_us(lo, ts_type), _bound_us(hi, ts_type)
+                inside = [
+                    of
+                    for of in opened
+                    if (lo is None or of.year >= lo[0]) and (hi is None or of.year <= hi[0])
+                ]
+                if len(inside) > 1:
+                    with ThreadPoolExecutor(max_workers=_workers(len(inside))) as pool:
+                        got = list(
+                            pool.map(
+                                lambda of: _read_year_file(of, code_of, fields, lo_us, hi_us),
+                                inside,
+                            )
+                        )
+                else:
+                    got = [_read_year_file(of, code_of, fields, lo_us, hi_us) for of in inside]
+            finally:
+                for of in opened:
+                    of.close()
+            return ts_type, order, [c for c in got if c is not None]
 
-        ts_type, order, table = self._read_retrying(query)
-        found = pc.index_in(
-            table["symbol"].cast(pa.string()), value_set=pa.array(order, pa.string())
-        )
-        codes = found.to_numpy(zero_copy_only=False)
-        ts_us = table["ts_us"].to_numpy()
-        stamps, rows = np.unique(ts_us, return_inverse=True)
-        values: dict[str, np.ndarray] = {}
-        for f in fields:
-            grid = np.full((len(stamps), len(order)), np.nan)
-            grid[rows, codes] = table[f].to_numpy(zero_copy_only=False)
-            values[f] = grid
+        ts_type, order, chunks = self._read_retrying(query)
+        stamps, values = _assemble(chunks, len(order), fields)
         return _to_index(stamps, ts_type), order, values
+
+    def _load_legacy(
+        self,
+        symbols: str | Iterable[str] | None,
+        start: Any,
+        end: Any,
+        fields: Sequence[str],
+        func: str,
+    ) -> tuple[pa.DataType, list[str], list[_Chunk]]:
+        parts = _list_partitions(self.root)
+        if not parts:
+            raise self._empty()
+        available = sorted({p.symbol for p in parts})
+        order = (
+            available if symbols is None else _check_symbols(self.root, symbols, available, func)
+        )
+        ts_type = lake_type(self.root, parts)
+        lo, hi = _bounds(start, end, ts_type.tz, func)
+        code_of = {s: i for i, s in enumerate(order)}
+        chunks = _read_legacy(
+            parts, code_of, fields, lo, hi, _bound_us(lo, ts_type), _bound_us(hi, ts_type)
+        )
+        return ts_type, order, chunks
+
+    # --------------------------------------------------------------------- SQL
+    def sql(self, query: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
+        """Run a DuckDB SQL query over the lake's files, with a ``bars`` view.
+
+        ``bars`` has the columns ``symbol, timestamp, open, high, low, close, volume,
+        adj_close, year`` (one row per stored bar), read straight from the Parquet
+        files: DuckDB prunes row groups on ``symbol`` and ``timestamp`` filters.
+        Timestamps are shown in the lake's time zone (DuckDB's ``TimeZone`` setting
+        of the connection). Bind values with ``?`` and ``params``; never splice them
+        into the text.
+
+        Parameters
+        ----------
+        query : str
+            The SQL, e.g. ``"SELECT symbol, max(close) FROM bars GROUP BY symbol"``.
+        params : list or dict, optional
+            Values bound to ``?`` (or ``$name``) parameters.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The query's result (an empty frame for a statement without one).
+
+        Raises
+        ------
+        LakeError
+            When the lake is empty, or DuckDB fails (the message carries DuckDB's).
+
+        Examples
+        --------
+        See the class docstring.
+        """
+        import duckdb
+
+        if not isinstance(query, str):
+            raise ParameterError(
+                f"The 'query' parameter of Lake.sql must be a str; got {type(query).__name__}."
+            )
+
+        def run() -> pd.DataFrame:
+            legacy = self.layout == 1
+            listed: Sequence[Any] = _list_partitions(self.root) if legacy else list_files(self.root)
+            if not listed:
+                raise self._empty()
+            tz = lake_type(self.root, listed).tz
+            paths = ", ".join("'" + str(p.path).replace("'", "''") + "'" for p in listed)
+            view = (
+                'CREATE VIEW bars AS SELECT symbol, "timestamp", open, high, low, close, volume, '
+                f"adj_close, year FROM read_parquet([{paths}], hive_partitioning = true, "
+                "hive_types = {" + ("'symbol': VARCHAR, " if legacy else "") + "'year': BIGINT})"
+            )
+            try:
+                with duckdb.connect() as con:
+                    zone = (tz or "UTC").replace("'", "''")
+                    con.execute(f"SET TimeZone = '{zone}'")
+                    con.execute(view)
+                    relation = con.sql(query, params=params)
+                    return pd.DataFrame() if relation is None else relation.df()
+            except duckdb.Error as exc:
+                if isinstance(exc, duckdb.IOException) and not all(p.path.exists() for p in listed):
+                    raise _Stale(LakeError(f"Lake.sql on {str(self.root)!r}: {exc}")) from exc
+                raise LakeError(
+                    f"Lake.sql on the lake at {str(self.root)!r} failed: {exc}. The view "
+                    f"'bars' has the columns {[*COLUMNS, 'year']}."
+                ) from exc
+
+        return self._read_retrying(run)
+
+
+# -------------------------------------------------------------------- helpers
+def _migration_summary(rows: list[tuple[int, int, int]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(MIGRATION_COLUMNS))
+    return frame.astype({c: np.int64 for c in MIGRATION_COLUMNS})
+
+
+def _verify_staged(tmp: Path, table: pa.Table) -> None:
+    # Read a staged file back and check it holds exactly `table` (data and index).
+    import pyarrow.parquet as pq
+
+    back = pq.read_table(tmp)
+    if not (back.equals(table) and back.schema.metadata == table.schema.metadata):
+        raise LakeError(
+            f"The staged file {str(tmp)!r} does not read back as written (a failing disk?). "
+            "Nothing was changed; check the disk and run the same call again."
+        )
+
+
+def _stage_year(
+    rows: _Rows, lo: int, hi: int, existing: YearFile | None, year: int, tmp: Path, mode: str
+) -> tuple[list[tuple[str, int, int, int, int]], bool]:
+    # Merge rows lo:hi (one year) into the stored year file and stage the result; return
+    # the summary rows and whether anything was staged (a no-op upsert stages nothing).
+    import pyarrow as pa
+
+    ts_type = rows.ts_type
+    new_codes = rows.codes[lo:hi]
+    new_ts = rows.ts_us[lo:hi]
+    n_new = hi - lo
+    new_cols = {}
+    for f in _VALUE_FIELDS:
+        values = rows.values.get(f)
+        values = np.full(n_new, np.nan) if values is None else values[lo:hi]
+        new_cols[f] = pa.array(values, pa.float64(), from_pandas=True)
+    touched_codes, new_counts = np.unique(new_codes, return_counts=True)
+    touched = [rows.symbols[c] for c in touched_codes.tolist()]
+    old_index: FileIndex | None = None
+    old_table = None
+    if existing is not None:
+        try:
+            of = open_file(existing, ts_type)
+        except LakeError:
+            if mode == "upsert":
+                raise
+            of = None  # "replace" discards the old content: a damaged file is overwritten
+        if of is not None:
+            try:
+                old_table = read_columns(of, ["timestamp", *_VALUE_FIELDS])
+                old_index = of.index
+            except LakeError:
+                if mode == "upsert":
+                    raise
+            finally:
+                of.close()
+    if old_index is None or old_table is None:
+        local = {c: i for i, c in enumerate(touched_codes.tolist())}
+        remap = np.array([local.get(c, -1) for c in range(len(rows.symbols))], dtype=np.int64)
+        table = build_table(ts_type, touched, remap[new_codes], new_ts, new_cols)
+        before: dict[str, int] = {}
+    else:
+        union = sorted(set(old_index.symbols) | set(touched))
+        rank = {s: i for i, s in enumerate(union)}
+        old_rank = np.repeat(
+            np.array([rank[s] for s in old_index.symbols], dtype=np.int64), old_index.counts
+        )
+        code_rank = np.full(len(rows.symbols), -1, dtype=np.int64)
+        code_rank[touched_codes] = [rank[s] for s in touched]
+        new_rank = code_rank[new_codes]
+        old_ts = _column_numpy(old_table, "timestamp")
+        n_old = len(old_ts)
+        all_rank = np.concatenate([old_rank, new_rank])
+        all_ts = np.concatenate([old_ts, new_ts])
+        if mode == "replace":
+            hit = np.zeros(len(union), dtype=bool)
+            hit[[rank[s] for s in touched]] = True
+            candidates = np.concatenate([np.flatnonzero(~hit[old_rank]), n_old + np.arange(n_new)])
+            order = candidates[np.lexsort((all_ts[candidates], all_rank[candidates]))]
+        else:
+            source = np.concatenate([np.zeros(n_old, np.int8), np.ones(n_new, np.int8)])
+            order = np.lexsort((source, all_ts, all_rank))
+            r, t = all_rank[order], all_ts[order]
+            keep = np.ones(len(order), dtype=bool)
+            keep[:-1] = ~((r[1:] == r[:-1]) & (t[1:] == t[:-1]))  # the old of a pair goes
+            order = order[keep]
+        take = pa.array(order)
+        columns = {
+            f: pa.concat_arrays([old_table.column(f).combine_chunks(), new_cols[f]]).take(take)
+            for f in _VALUE_FIELDS
+        }
+        table = build_table(ts_type, union, all_rank[order], all_ts[order], columns)
+        before = dict(zip(old_index.symbols, old_index.counts.tolist(), strict=True))
+    after_index = files_mod.index_of(table)
+    after = dict(zip(after_index.symbols, after_index.counts.tolist(), strict=True))
+    summary = [
+        (s, year, int(n), before.get(s, 0), after.get(s, 0))
+        for s, n in zip(touched, new_counts.tolist(), strict=True)
+    ]
+    if (
+        old_index is not None
+        and old_table is not None
+        and after_index.symbols == old_index.symbols
+        and np.array_equal(after_index.counts, old_index.counts)
+        and table.drop_columns(["symbol"]).equals(old_table)
+    ):
+        return summary, False
+    files_mod.stage(table, tmp)
+    return summary, True

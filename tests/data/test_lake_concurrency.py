@@ -29,6 +29,7 @@ def _leftovers(root: Path) -> list[str]:
     ]
     out += [str(p.relative_to(root)) for p in root.glob("symbol=*") if not any(p.rglob("*"))]
     out += [str(p.relative_to(root)) for p in root.glob("symbol=*/year=*") if not any(p.iterdir())]
+    out += [str(p.relative_to(root)) for p in root.glob("year=*") if not any(p.iterdir())]
     return sorted(out)
 
 
@@ -192,7 +193,7 @@ def test_vacuum_removes_stale_temp_files_and_empty_folders(tmp_path: Path) -> No
     assert not (tmp_path / "missing").exists()  # vacuum never creates the lake
     lake = Lake(tmp_path)
     lake.write(workers.frame(["2020-01-02"]))
-    part = tmp_path / "symbol=A" / "year=2020"
+    part = tmp_path / "year=2020"
     dead, alive = _dead_pid(), os.getppid()
     stale = [
         part / f".data.parquet.tmp-{dead}-{uuid.uuid4().hex}",  # its writer is gone
@@ -207,7 +208,8 @@ def test_vacuum_removes_stale_temp_files_and_empty_folders(tmp_path: Path) -> No
         path.write_bytes(b"partial")
     two_hours_ago = time.time() - 7200
     os.utime(stale[1], (two_hours_ago, two_hours_ago))
-    empty = [tmp_path / "symbol=GHOST" / "year=2020", tmp_path / "symbol=A" / "year=2031"]
+    # Empty year folders, and empty folders of the old layout.
+    empty = [tmp_path / "symbol=GHOST" / "year=2020", tmp_path / "year=2031"]
     for folder in empty:
         folder.mkdir(parents=True)
     trash = tmp_path / ".deleting-0123-symbol=OLD" / "year=2020"
