@@ -705,10 +705,7 @@ class Lake:
             with WriterLock(self.root, self.lock_timeout, "Lake.write", create=True) as lock:
                 return self._write_locked(lock, rows, mode)
         except OSError as exc:
-            error = explain_os_error(exc, "Lake.write", self.root)
-            for note in getattr(exc, "__notes__", []):
-                error.add_note(note)
-            raise error from exc
+            raise _explain(exc, "Lake.write", self.root) from exc
 
     def _write_locked(self, lock: WriterLock, rows: _Rows, mode: str) -> pd.DataFrame:
         # Check the layout and time-zone rule, stage every touched year file, then rename
@@ -943,7 +940,7 @@ class Lake:
                     sweep(self.root, lock.interrupted)
                 return self._migrate_locked()
         except OSError as exc:
-            raise explain_os_error(exc, "Lake.migrate", self.root) from exc
+            raise _explain(exc, "Lake.migrate", self.root) from exc
 
     def _migrate_locked(self) -> pd.DataFrame:
         import pyarrow as pa
@@ -1247,6 +1244,14 @@ class Lake:
 
 
 # -------------------------------------------------------------------- helpers
+def _explain(exc: OSError, action: str, root: Path) -> LakeError:
+    # explain_os_error, keeping the notes (e.g. "... was rolled back") of the OSError.
+    error = explain_os_error(exc, action, root)
+    for note in getattr(exc, "__notes__", []):
+        error.add_note(note)
+    return error
+
+
 def _migration_summary(rows: list[tuple[int, int, int]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(MIGRATION_COLUMNS))
     return frame.astype({c: np.int64 for c in MIGRATION_COLUMNS})
