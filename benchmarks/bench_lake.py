@@ -1,151 +1,410 @@
-"""Lake write/read vs plain pandas + pyarrow on the same hive-partitioned Parquet.
+"""Lake vs its peers: one Parquet file per year, wide Parquet per field, ArcticDB.
 
-Panel: seeded random-walk OHLCV, 2520 sessions x 1000 symbols (2.52 M rows).
-Cases (each in a fresh process, median of 5 after a warm-up, peak RSS):
-- write:        qresearch Lake.write (atomic staged upsert) vs pandas.DataFrame.to_parquet
-                with partition_cols (not atomic, no upsert)
-- read_all:     Lake.read() -> Bars vs pandas.read_parquet(root) + pivot to wide close
-- read_slice:   10 symbols x 2 years: Lake.read(symbols, start, end) vs
-                pandas.read_parquet(root, filters=...) + pivot
-Run: .venv/bin/python benchmarks/bench_lake.py
+Panel: seeded random-walk OHLCV, 2520 sessions x 1000 symbols (2.52 M rows); pass
+``--symbols 5000`` for the large case. The same data (written once to a Parquet file)
+feeds every system. Systems:
+
+- ``qresearch``: :class:`qresearch.data.Lake` (year files holding every symbol, sorted
+  by symbol and timestamp; atomic staged upserts under the writer lock, fsync).
+- ``yearly``: one Parquet file per year with all symbols (long, as generated:
+  timestamp-major), written and read with pandas (``to_parquet`` / ``read_parquet``
+  with filters, then ``pivot``). Not atomic, no upsert.
+- ``wide``: one wide Parquet file per (field, year), symbols as columns (pyarrow).
+- ``arcticdb``: ArcticDB on LMDB, one wide frame per field (symbols as columns).
+  ArcticDB needs pandas < 3, so its cases run in ``benchmarks/.venv-arcticdb``, created
+  on first use with ``python -m venv`` and ``pip install -r
+  benchmarks/requirements-arcticdb.txt``; when that fails the ArcticDB column is
+  skipped with a note.
+
+Operations (each the same result for every system, as wide dates x symbols panels):
+- ``write``:      the whole panel into an empty store (qresearch: ``Lake.write(bars)``)
+- ``read_panel``: the close field, all dates x all symbols
+- ``read_all``:   the five OHLCV fields, all dates x all symbols (``Lake.read()``)
+- ``slice``:      five fields, 10 symbols x 2 years (2013-2014)
+- ``xsection``:   five fields, one day x all symbols
+
+Each case runs in a fresh process: median of 5 runs after a warm-up (3 for writes,
+each into an empty store, cleanup untimed) and the process's peak RSS. The load
+average is printed with the figures (the machine may be shared).
+
+Run: .venv/bin/python benchmarks/bench_lake.py [--symbols 5000] [--systems ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import resource
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _harness import emit, run_in_subprocess, time_case
+HERE = Path(__file__).resolve().parent
+N_ROWS = 2520
+FIELDS = ("open", "high", "low", "close", "volume")
+SYSTEMS = ("qresearch", "yearly", "wide", "arcticdb")
+OPS = ("write", "read_panel", "read_all", "slice", "xsection")
+ARCTIC_VENV = HERE / ".venv-arcticdb"
+ARCTIC_REQUIREMENTS = HERE / "requirements-arcticdb.txt"
+SLICE_START, SLICE_END = pd.Timestamp("2013-01-01"), pd.Timestamp("2014-12-31")
+DAY = pd.Timestamp("2016-06-15")
+# Targets of the issue: qresearch time / peer time must stay below these.
+TARGETS = {
+    "write": ("yearly", 1.5),
+    "read_panel": ("arcticdb", 3.0),
+    "read_all": ("arcticdb", 1.5),
+    "slice": ("arcticdb", 5.0),
+    "xsection": ("yearly", 2.0),
+}
 
-N_ROWS, N_SYMBOLS = 2520, 1000
-WORK = Path(tempfile.gettempdir()) / "qresearch-bench-lake"
+
+def work_dir(n_symbols: int) -> Path:
+    return Path(tempfile.gettempdir()) / f"qresearch-bench-lake-{n_symbols}"
 
 
-def make_long() -> pd.DataFrame:
+def slice_symbols(n_symbols: int) -> list[str]:
+    return [f"S{i:04d}" for i in range(0, n_symbols, n_symbols // 10)][:10]
+
+
+def make_long(n_symbols: int) -> pd.DataFrame:
     rng = np.random.default_rng(42)
     idx = pd.bdate_range("2010-01-01", periods=N_ROWS)
-    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, (N_ROWS, N_SYMBOLS)), axis=0))
-    spread = np.abs(rng.normal(0, 0.005, (N_ROWS, N_SYMBOLS)))
-    symbols = np.array([f"S{i:04d}" for i in range(N_SYMBOLS)])
+    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.01, (N_ROWS, n_symbols)), axis=0))
+    spread = np.abs(rng.normal(0, 0.005, (N_ROWS, n_symbols)))
+    symbols = np.array([f"S{i:04d}" for i in range(n_symbols)])
     return pd.DataFrame(
         {
-            "timestamp": np.repeat(idx.values, N_SYMBOLS),
+            "timestamp": np.repeat(idx.values, n_symbols).astype("datetime64[us]"),
             "symbol": np.tile(symbols, N_ROWS),
             "open": close.ravel(),
             "high": (close * (1 + spread)).ravel(),
             "low": (close * (1 - spread)).ravel(),
             "close": close.ravel(),
-            "volume": rng.integers(1_000, 1_000_000, N_ROWS * N_SYMBOLS).astype(float),
+            "volume": rng.integers(1_000, 1_000_000, N_ROWS * n_symbols).astype(float),
         }
     )
 
 
-def pandas_root() -> Path:
-    return WORK / "pandas"
+# ------------------------------------------------------------------ timing
+def measure(
+    fn: Callable[[], Any], repeat: int = 5, setup: Callable[[], None] | None = None
+) -> dict[str, float]:
+    """Warm up once, then time ``repeat`` calls (``setup`` before each, untimed)."""
+    if setup:
+        setup()
+    t0 = time.perf_counter()
+    fn()
+    first = time.perf_counter() - t0
+    runs = []
+    for _ in range(repeat):
+        if setup:
+            setup()
+        t0 = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t0)
+    return {"first_s": first, "median_s": statistics.median(runs), "peak_rss_mb": peak_rss_mb()}
 
 
-def lake_root() -> Path:
-    return WORK / "lake"
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM: unlike ru_maxrss, not inherited from the parent)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def prepare() -> None:
-    shutil.rmtree(WORK, ignore_errors=True)
-    WORK.mkdir(parents=True)
-    long = make_long()
-    long.to_parquet(WORK / "long.parquet")
-    from qresearch.data import Lake
-
-    Lake(lake_root()).write(long)
-    long.assign(year=long["timestamp"].dt.year).to_parquet(
-        pandas_root(), partition_cols=["symbol", "year"], max_partitions=20_000
+def run_case(python: str, case: str, n_symbols: int) -> dict[str, float]:
+    done = subprocess.run(
+        [python, str(Path(__file__).resolve()), "--case", case, "--symbols", str(n_symbols)],
+        capture_output=True,
+        text=True,
     )
+    if done.returncode != 0:
+        raise RuntimeError(f"case {case} failed:\n{done.stderr[-3000:]}")
+    out: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
 
 
-def case(name: str) -> None:
-    slice_symbols = [f"S{i:04d}" for i in range(0, 1000, 100)]
-    start, end = pd.Timestamp("2013-01-01"), pd.Timestamp("2014-12-31")
-    if name.startswith("write"):
-        long = pd.read_parquet(WORK / "long.parquet")
-    if name == "write_qresearch":
-        from qresearch.data import Lake
+# ----------------------------------------------------------------- systems
+def pivot(frame: pd.DataFrame, fields: tuple[str, ...] = FIELDS) -> dict[str, pd.DataFrame]:
+    return {f: frame.pivot(index="timestamp", columns="symbol", values=f) for f in fields}
 
-        target = WORK / "w_lake"
-        emit(time_case(lambda: Lake(target).write(long), repeat=3))
-    elif name == "write_pandas":
-        target = WORK / "w_pandas"
 
-        def write_pandas() -> None:
-            shutil.rmtree(target, ignore_errors=True)
-            long.assign(year=long["timestamp"].dt.year).to_parquet(
-                target, partition_cols=["symbol", "year"], max_partitions=20_000
-            )
+def case_qresearch(op: str, work: Path, n_symbols: int) -> dict[str, float]:
+    from qresearch.data import Bars, Lake
 
-        emit(time_case(write_pandas, repeat=3))
-    elif name == "read_all_qresearch":
-        from qresearch.data import Lake
+    root = work / "qresearch"
+    syms = slice_symbols(n_symbols)
+    if op == "write":
+        bars = Bars.from_long(pd.read_parquet(work / "long.parquet"))
+        target = work / "w_qresearch"
+        return measure(
+            lambda: Lake(target).write(bars),
+            repeat=3,
+            setup=lambda: shutil.rmtree(target, ignore_errors=True),
+        )
+    lake = Lake(root)
+    if op == "read_panel":
+        return measure(lambda: lake.read_panel("close"))
+    if op == "read_all":
+        return measure(lambda: lake.read())
+    if op == "slice":
+        return measure(lambda: lake.read(syms, SLICE_START, SLICE_END))
+    if op == "xsection":
+        return measure(lambda: lake.read(start=DAY, end=DAY))
+    raise SystemExit(f"unknown op {op}")
 
-        emit(time_case(lambda: Lake(lake_root()).read().close))
-    elif name == "read_all_pandas":
-        emit(
-            time_case(
-                lambda: pd.read_parquet(
-                    pandas_root(), columns=["timestamp", "symbol", "close"]
-                ).pivot(index="timestamp", columns="symbol", values="close")
+
+def _write_yearly(long: pd.DataFrame, root: Path) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    years = long["timestamp"].dt.year
+    for year in sorted(years.unique()):
+        long[years == year].to_parquet(root / f"{year}.parquet", index=False)
+
+
+def case_yearly(op: str, work: Path, n_symbols: int) -> dict[str, float]:
+    root = work / "yearly"
+    syms = slice_symbols(n_symbols)
+    if op == "write":
+        long = pd.read_parquet(work / "long.parquet")
+        target = work / "w_yearly"
+        return measure(
+            lambda: _write_yearly(long, target),
+            repeat=3,
+            setup=lambda: shutil.rmtree(target, ignore_errors=True),
+        )
+    files = sorted(str(p) for p in root.glob("*.parquet"))
+    if op == "read_panel":
+        return measure(
+            lambda: pd.read_parquet(files, columns=["timestamp", "symbol", "close"]).pivot(
+                index="timestamp", columns="symbol", values="close"
             )
         )
-    elif name == "read_slice_qresearch":
-        from qresearch.data import Lake
+    if op == "read_all":
+        return measure(lambda: pivot(pd.read_parquet(files)))
+    if op == "slice":
+        two = [f for f in files if Path(f).stem in ("2013", "2014")]
 
-        emit(time_case(lambda: Lake(lake_root()).read(slice_symbols, start, end).close))
-    elif name == "read_slice_pandas":
+        def read_slice() -> dict[str, pd.DataFrame]:
+            frame = pd.read_parquet(two, filters=[("symbol", "in", syms)])
+            ts = frame["timestamp"]
+            return pivot(frame[(ts >= SLICE_START) & (ts <= SLICE_END)])
 
-        def read_slice() -> pd.DataFrame:
-            df = pd.read_parquet(
-                pandas_root(),
-                filters=[
-                    ("symbol", "in", slice_symbols),
-                    ("year", ">=", 2013),
-                    ("year", "<=", 2014),
-                ],
-            )
-            df = df[(df["timestamp"] >= start) & (df["timestamp"] <= end)]
-            return df.pivot(index="timestamp", columns="symbol", values="close")
+        return measure(read_slice)
+    if op == "xsection":
+        one = str(root / f"{DAY.year}.parquet")
+        return measure(lambda: pivot(pd.read_parquet(one, filters=[("timestamp", "==", DAY)])))
+    raise SystemExit(f"unknown op {op}")
 
-        emit(time_case(read_slice))
-    else:
-        raise SystemExit(f"unknown case {name}")
+
+def _write_wide(long: pd.DataFrame, root: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root.mkdir(parents=True, exist_ok=True)
+    for field, panel in pivot(long).items():
+        for year, part in panel.groupby(panel.index.year):
+            table = pa.Table.from_pandas(part, preserve_index=True)
+            pq.write_table(table, root / f"{field}-{year}.parquet")
+
+
+def _read_wide(root: Path, field: str, columns: list[str] | None = None, years=None):  # type: ignore[no-untyped-def]
+    import pyarrow.parquet as pq
+
+    files = sorted(root.glob(f"{field}-*.parquet"))
+    if years is not None:
+        files = [f for f in files if int(f.stem.split("-")[1]) in years]
+    cols = None if columns is None else [*columns, "timestamp"]
+    return pd.concat([pq.read_table(f, columns=cols).to_pandas() for f in files])
+
+
+def case_wide(op: str, work: Path, n_symbols: int) -> dict[str, float]:
+    root = work / "wide"
+    syms = slice_symbols(n_symbols)
+    if op == "write":
+        long = pd.read_parquet(work / "long.parquet")
+        target = work / "w_wide"
+        return measure(
+            lambda: _write_wide(long, target),
+            repeat=3,
+            setup=lambda: shutil.rmtree(target, ignore_errors=True),
+        )
+    if op == "read_panel":
+        return measure(lambda: _read_wide(root, "close"))
+    if op == "read_all":
+        return measure(lambda: {f: _read_wide(root, f) for f in FIELDS})
+    if op == "slice":
+        return measure(
+            lambda: {
+                f: _read_wide(root, f, syms, years=(2013, 2014)).loc[SLICE_START:SLICE_END]
+                for f in FIELDS
+            }
+        )
+    if op == "xsection":
+        return measure(
+            lambda: {f: _read_wide(root, f, years=(DAY.year,)).loc[[DAY]] for f in FIELDS}
+        )
+    raise SystemExit(f"unknown op {op}")
+
+
+def _arctic_library(path: Path, create: bool = False):  # type: ignore[no-untyped-def]
+    import arcticdb
+
+    ac = arcticdb.Arctic(f"lmdb://{path}?map_size=40GB")
+    if create:
+        return ac.get_library("bench", create_if_missing=True)
+    return ac["bench"]
+
+
+def _write_arctic(panels: dict[str, pd.DataFrame], path: Path) -> None:
+    lib = _arctic_library(path, create=True)
+    for field, panel in panels.items():
+        lib.write(field, panel)
+
+
+def case_arcticdb(op: str, work: Path, n_symbols: int) -> dict[str, float]:
+    syms = slice_symbols(n_symbols)
+    if op == "write":
+        panels = pivot(pd.read_parquet(work / "long.parquet"))
+        target = work / "w_arcticdb"
+        return measure(
+            lambda: _write_arctic(panels, target),
+            repeat=3,
+            setup=lambda: shutil.rmtree(target, ignore_errors=True),
+        )
+    lib = _arctic_library(work / "arcticdb")
+    if op == "read_panel":
+        return measure(lambda: lib.read("close").data)
+    if op == "read_all":
+        return measure(lambda: {f: lib.read(f).data for f in FIELDS})
+    if op == "slice":
+        return measure(
+            lambda: {
+                f: lib.read(f, date_range=(SLICE_START, SLICE_END), columns=syms).data
+                for f in FIELDS
+            }
+        )
+    if op == "xsection":
+        return measure(lambda: {f: lib.read(f, date_range=(DAY, DAY)).data for f in FIELDS})
+    raise SystemExit(f"unknown op {op}")
+
+
+CASES = {
+    "qresearch": case_qresearch,
+    "yearly": case_yearly,
+    "wide": case_wide,
+    "arcticdb": case_arcticdb,
+}
+
+
+# ------------------------------------------------------------------ set-up
+def arctic_python() -> tuple[str | None, str]:
+    """The ArcticDB environment's interpreter (created on first use), or None and why."""
+    python = ARCTIC_VENV / "bin" / "python"
+    probe = [str(python), "-c", "import arcticdb, pandas; assert pandas.__version__ < '3'"]
+    if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
+        return str(python), ""
+    print(f"creating {ARCTIC_VENV} for the ArcticDB cases (pip install) ...", flush=True)
+    steps = [
+        [sys.executable, "-m", "venv", "--clear", str(ARCTIC_VENV)],
+        [str(python), "-m", "pip", "install", "-q", "-r", str(ARCTIC_REQUIREMENTS)],
+    ]
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True)
+        if done.returncode != 0:
+            return None, f"{' '.join(step[:4])} failed: {done.stderr.strip()[-500:]}"
+    if subprocess.run(probe, capture_output=True).returncode != 0:
+        return None, "arcticdb does not import in the new environment"
+    return str(python), ""
+
+
+def prepare(work: Path, n_symbols: int, systems: list[str], arctic: str | None) -> None:
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    long = make_long(n_symbols)
+    long.to_parquet(work / "long.parquet", index=False)
+    if "qresearch" in systems:
+        from qresearch.data import Bars, Lake
+
+        Lake(work / "qresearch").write(Bars.from_long(long))
+    if "yearly" in systems:
+        _write_yearly(long, work / "yearly")
+    if "wide" in systems:
+        _write_wide(long, work / "wide")
+    del long
+    if "arcticdb" in systems and arctic is not None:
+        code = (
+            "import sys, pandas as pd; sys.path.insert(0, sys.argv[1]); import bench_lake as b; "
+            "from pathlib import Path; w = Path(sys.argv[2]); "
+            "b._write_arctic(b.pivot(pd.read_parquet(w / 'long.parquet')), w / 'arcticdb')"
+        )
+        subprocess.run([arctic, "-c", code, str(HERE), str(work)], check=True)
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} cores"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--case")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--case", help="internal: run one case SYSTEM_OP in this process")
+    parser.add_argument("--symbols", type=int, default=1000)
+    parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
+    parser.add_argument("--ops", nargs="+", default=list(OPS), choices=OPS)
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument("--keep", action="store_true", help="keep the data folder")
     args = parser.parse_args()
+    work = work_dir(args.symbols)
     if args.case:
-        case(args.case)
+        system, op = args.case.split("_", 1)
+        print(json.dumps(CASES[system](op, work, args.symbols)))
         return
-    print(f"preparing {N_ROWS} x {N_SYMBOLS} OHLCV in {WORK} ...", flush=True)
-    prepare()
-    print(
-        f"{'case':12s} {'qresearch s':>12s} {'pandas s':>10s} {'ratio':>7s} "
-        f"{'qr peak MB':>11s} {'pd peak MB':>11s}"
-    )
-    for name in ("write", "read_all", "read_slice"):
-        q = run_in_subprocess(__file__, f"{name}_qresearch")
-        p = run_in_subprocess(__file__, f"{name}_pandas")
-        print(
-            f"{name:12s} {q['median_s']:12.3f} {p['median_s']:10.3f} "
-            f"{p['median_s'] / q['median_s']:6.2f}x {q['peak_rss_mb']:11.0f} "
-            f"{p['peak_rss_mb']:11.0f}",
-            flush=True,
-        )
-    shutil.rmtree(WORK, ignore_errors=True)
+    systems = list(args.systems)
+    arctic = None
+    if "arcticdb" in systems:
+        arctic, why = arctic_python()
+        if arctic is None:
+            print(f"NOTE: ArcticDB skipped: {why}", flush=True)
+            systems.remove("arcticdb")
+    print(f"preparing {N_ROWS} x {args.symbols} OHLCV in {work} ({load()}) ...", flush=True)
+    prepare(work, args.symbols, systems, arctic)
+    results: dict[str, dict[str, dict[str, float]]] = {op: {} for op in args.ops}
+    header = f"{'operation':11s}" + "".join(f" {s + ' s':>12s}" for s in systems)
+    header += "   target" + "".join(f" {s[:8] + ' MB':>11s}" for s in systems)
+    print(header, flush=True)
+    for op in args.ops:
+        for system in systems:
+            python = arctic if system == "arcticdb" else sys.executable
+            assert python is not None
+            results[op][system] = run_case(python, f"{system}_{op}", args.symbols)
+        row = results[op]
+        line = f"{op:11s}" + "".join(f" {row[s]['median_s']:12.3f}" for s in systems)
+        peer, limit = TARGETS[op]
+        if "qresearch" in row and peer in row:
+            ratio = row["qresearch"]["median_s"] / row[peer]["median_s"]
+            verdict = "ok" if ratio <= limit else "MISSED"
+            line += f"  {ratio:4.2f}x/{limit:g}x {peer} {verdict}"
+        line += "".join(f" {row[s]['peak_rss_mb']:11.0f}" for s in systems)
+        print(line, flush=True)
+    print(f"done ({load()})")
+    if args.json:
+        args.json.write_text(json.dumps({"symbols": args.symbols, "results": results}, indent=2))
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

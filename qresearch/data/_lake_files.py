@@ -54,6 +54,7 @@ class FileIndex:
     first_us: np.ndarray  # first timestamp (epoch us, UTC for tz-aware) of each symbol
     last_us: np.ndarray
     n_stamps: int  # distinct timestamps in the file
+    adj_counts: np.ndarray  # rows of each symbol with an adj_close
 
     @property
     def starts(self) -> np.ndarray:
@@ -72,6 +73,7 @@ class FileIndex:
                 "first_us": self.first_us.tolist(),
                 "last_us": self.last_us.tolist(),
                 "n_stamps": self.n_stamps,
+                "adj_counts": self.adj_counts.tolist(),
             },
             separators=(",", ":"),
             ensure_ascii=False,
@@ -86,12 +88,17 @@ class FileIndex:
             first_us=np.asarray(data["first_us"], dtype=np.int64),
             last_us=np.asarray(data["last_us"], dtype=np.int64),
             n_stamps=int(data["n_stamps"]),
+            adj_counts=np.asarray(data["adj_counts"], dtype=np.int64),
         )
 
     @classmethod
-    def build(cls, symbols: list[str], codes: np.ndarray, ts_us: np.ndarray) -> FileIndex:
-        # codes: index into `symbols` of each row, sorted; ts_us sorted within each code.
+    def build(
+        cls, symbols: list[str], codes: np.ndarray, ts_us: np.ndarray, has_adj: np.ndarray
+    ) -> FileIndex:
+        # codes: index into `symbols` of each row, sorted; ts_us sorted within each code;
+        # has_adj: whether each row has an adj_close.
         counts = np.bincount(codes, minlength=len(symbols)).astype(np.int64)
+        adj = np.bincount(codes, weights=has_adj, minlength=len(symbols)).astype(np.int64)
         present = np.flatnonzero(counts)
         counts = counts[present]
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
@@ -101,6 +108,7 @@ class FileIndex:
             first_us=ts_us[starts] if len(ts_us) else np.zeros(0, np.int64),
             last_us=ts_us[starts + counts - 1] if len(ts_us) else np.zeros(0, np.int64),
             n_stamps=len(np.unique(ts_us)),
+            adj_counts=adj[present],
         )
 
 
@@ -271,7 +279,13 @@ def build_table(
     """Return the table of a year file: rows sorted by (symbol, timestamp), with its index."""
     import pyarrow as pa
 
-    index = FileIndex.build(symbols, codes, ts_us)
+    adj = columns["adj_close"]
+    has_adj = (
+        np.zeros(len(ts_us), dtype=bool)
+        if adj.null_count == len(adj)
+        else np.asarray(adj.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    )
+    index = FileIndex.build(symbols, codes, ts_us, has_adj)
     dictionary = pa.array(symbols, pa.string())
     sym = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), dictionary)
     arrays = [sym.dictionary_decode(), pa.array(ts_us, pa.int64()).cast(ts_type)]

@@ -175,7 +175,8 @@ def _rows_to_write(data: Bars | pd.DataFrame) -> _Rows:
             f"(columns timestamp, symbol, open, high, low, close, volume); got "
             f"{type(data).__name__}."
         )
-    for symbol in bars.symbols:
+    names = list(bars.symbols)  # a property that rebuilds the list: call it once
+    for symbol in names:
         if not isinstance(symbol, str) or not symbol:
             raise PanelError(
                 f"data has the symbol {symbol!r} ({type(symbol).__name__}); lake symbols must "
@@ -194,8 +195,8 @@ def _rows_to_write(data: Bars | pd.DataFrame) -> _Rows:
             "long['timestamp'] = long['timestamp'].dt.round('us')."
         ) from exc
     # Year-major, then symbol (sorted), then timestamp: the order of the year files.
-    order = sorted(range(len(bars.symbols)), key=lambda i: bars.symbols[i])
-    symbols = [bars.symbols[i] for i in order]
+    order = sorted(range(len(names)), key=names.__getitem__)
+    symbols = [names[i] for i in order]
     n_sym = len(symbols)
     index_years = np.asarray(index.year, dtype=np.int64)
     cuts = np.flatnonzero(index_years[1:] != index_years[:-1]) + 1
@@ -208,27 +209,36 @@ def _rows_to_write(data: Bars | pd.DataFrame) -> _Rows:
     )
     if not len(index):
         runs = []
-    wide = {f: getattr(bars, f).to_numpy(np.float64)[:, order] for f in bars.fields}
-    flat = {
-        f: np.concatenate([arr[lo:hi].T.ravel() for lo, hi in runs]) if runs else np.zeros(0)
-        for f, arr in wide.items()
-    }
-    del wide
+    identity = order == list(range(n_sym))
+    flat: dict[str, np.ndarray] = {}
+    for f in bars.fields:
+        arr = getattr(bars, f).to_numpy(np.float64)
+        if not identity:
+            arr = arr[:, order]
+        # Symbol-major within each year: the transpose of each year's block, raveled.
+        out = np.empty(len(index) * n_sym)
+        for lo, hi in runs:
+            out[lo * n_sym : hi * n_sym].reshape(n_sym, hi - lo)[:] = arr[lo:hi].T
+        flat[f] = out
     present = np.zeros(len(index) * n_sym, dtype=bool)
     for values in flat.values():
         present |= ~np.isnan(values)
-    keep = np.flatnonzero(present)
-    if runs:
-        row_of = np.concatenate([np.tile(np.arange(lo, hi), n_sym) for lo, hi in runs])[keep]
-        codes = np.concatenate([np.repeat(np.arange(n_sym), hi - lo) for lo, hi in runs])[keep]
-    else:
-        row_of = codes = np.zeros(0, dtype=np.int64)
+    row_of = np.concatenate(
+        [np.tile(np.arange(lo, hi), n_sym) for lo, hi in runs] or [np.zeros(0, np.int64)]
+    )
+    codes = np.concatenate(
+        [np.repeat(np.arange(n_sym), hi - lo) for lo, hi in runs] or [np.zeros(0, np.int64)]
+    )
+    if not present.all():  # drop the all-NaN rows (symbol not listed)
+        keep = np.flatnonzero(present)
+        row_of, codes = row_of[keep], codes[keep]
+        flat = {f: v[keep] for f, v in flat.items()}
     return _Rows(
         symbols=symbols,
         codes=codes,
         ts_us=index_us[row_of],
         years=index_years[row_of],
-        values={f: v[keep] for f, v in flat.items()},
+        values=flat,
         ts_type=ts_type,
     )
 

@@ -1,75 +1,136 @@
-"""The data lake: hive-partitioned Parquet files, written atomically, read through DuckDB.
+"""The data lake: one Parquet file per year holding every symbol, written atomically.
 
-Layout (the partition files are the data; there is no manifest to keep in sync)::
+Layout (lake format 2; the year files are the data, each carrying its own index)::
 
-    root/symbol=<encoded symbol>/year=<YYYY>/data.parquet
-    root/.lake.json    the time-zone rule, written by the first write
-    root/.lake.lock    the writers' lock file (never delete it)
+    root/year=<YYYY>/data.parquet   every symbol's bars of that year
+    root/.lake.json                 the time-zone rule and "lake_format": 2
+    root/.lake.lock                 the writers' lock file (never delete it)
 
-- One file per (symbol, year), columns ``timestamp, open, high, low, close, volume,
-  adj_close`` in that order. Every file has all seven columns, so DuckDB binds one
-  schema and skips pruned partitions without reading them; ``adj_close`` is null
-  where the data had none, and other missing values (NaN) are stored as null too.
-  Prices and volume are float64; rows are sorted by timestamp, unique within a file.
+- Each year file has the columns ``symbol, timestamp, open, high, low, close, volume,
+  adj_close`` (:data:`COLUMNS`), one row per stored bar, sorted by (symbol,
+  timestamp), unique. Prices and volume are float64; missing values (NaN) are stored
+  as null, and ``adj_close`` is null where the data had none. ``symbol`` is a plain
+  UTF-8 string column (dictionary-encoded on disk), so any non-empty symbol works
+  (``"BTC/USDT"``, ``"日本"``, ``"^GSPC"``): no folder names, no length limit, no
+  case folding.
+- **Row groups** are cut on symbol boundaries, about ``ROW_GROUP_ROWS`` = 8192 rows
+  each (some 32 symbols of daily bars; a longer block of one symbol gets groups of its
+  own), with min/max statistics on ``symbol`` and ``timestamp``: any reader that
+  filters on symbols (this module, DuckDB, pyarrow datasets, polars) decodes only the
+  groups holding them.
+- **The index.** The footer's key-value metadata ``qresearch.lake`` (JSON) lists the
+  file's symbols in file order with their row counts and first/last timestamps, and
+  the number of distinct timestamps in the file. Reads locate a symbol's rows from it
+  without decoding the symbol column; :meth:`Lake.symbols` and :meth:`Lake.coverage`
+  read nothing else. It lives in the same file as the rows, so it cannot go stale.
 - ``timestamp`` is ``timestamp[us]``. Tz-naive data (UTC by convention) is stored
   naive; tz-aware data is stored as UTC instants with the zone name in the Arrow
   schema (``timestamp[us, tz=America/New_York]``) and read back in that zone.
   ``year`` is the calendar year of the timestamp in that zone (the naive year for
   naive data).
+- **Other tools** read the files directly: ``year`` is a hive partition.
+  DuckDB: ``read_parquet('root/year=*/data.parquet', hive_partitioning = true)``, or
+  :meth:`Lake.sql` with its ``bars`` view; pyarrow:
+  ``pyarrow.dataset.dataset(root, partitioning="hive")``; pandas/dask:
+  ``read_parquet(root)``; polars: ``scan_parquet('root/year=*/data.parquet')``.
+  The hidden root files (names starting with ``.``) are ignored by those globs and by
+  pyarrow and Spark dataset discovery.
 - **Time-zone rule.** One lake holds one convention. The first write into an empty
   lake fixes it, under the writer lock, and records it in ``root/.lake.json``
   (written atomically); every later write must match it, or it raises
   :class:`LakeError` naming the rule and the conversion to apply. A lake emptied by
-  deleting every symbol takes the rule of its next write. A lake written before the
-  rule file existed takes its rule from its partition files, and its next write
-  records it.
-- Symbols are percent-encoded in the folder name with :func:`encode_symbol`
-  (``urllib.parse.quote(symbol, safe="")``): letters, digits and ``_.-~`` stay as
-  they are, every other byte of the UTF-8 encoding becomes ``%XX``, so
-  ``"BTC/USDT"`` lives in ``symbol=BTC%2FUSDT``. DuckDB (and pyarrow, Spark) decode
-  hive values the same way. Symbols are case-sensitive; on a case-insensitive file
-  system (macOS, Windows) two symbols that differ only by case share a folder.
-- The hidden root files (names starting with ``.``) are ignored by DuckDB's
-  ``symbol=*/year=*/data.parquet`` glob and by pyarrow and Spark dataset discovery.
+  deleting every symbol takes the rule of its next write. A lake whose rule file was
+  lost takes its rule from its files, and its next write records it again.
 
-**Atomic writes.** A write stages every new partition file as
-``.data.parquet.tmp-<pid>-<uuid>`` beside its target (a name the glob never
-matches), fsyncs it, and only when all are staged ``os.replace`` them into place.
-On any error the staged files and the folders the write created are removed and the
-error is re-raised, so the lake is unchanged. Each partition is replaced atomically;
-a failure *during* the final renames (rare: only the renames remain) can leave some
-partitions new and some old, which :meth:`Lake.write` reports; re-running the same
-write fixes it because writes are idempotent (an upsert that changes nothing
-rewrites nothing).
+**Why this layout.** Researchers mostly read a whole field as a dates x symbols
+panel, everything, a date range of a few symbols, or one cross-section. Measured on
+2520 sessions x 1000 symbols of OHLCV (see ``benchmarks/bench_lake.py``; load
+average about 2-4 on 2 shared cores, so +-20 %):
 
-**Locking.** Every write, delete and vacuum holds an inter-process lock on
+==========================  =========  ==========  ========  ===========  ==========
+layout                      write      read_panel  read all  10 sym x 2y  one day
+==========================  =========  ==========  ========  ===========  ==========
+file per (symbol, year)     10.4 s     4.1 s       5.1 s     0.62 s       0.84 s
+wide file per field, year   @WIDE@
+long year file (chosen)     @LONG@
+==========================  =========  ==========  ========  ===========  ==========
+
+The old layout (one file per symbol and year: 10,000 files) paid per-file costs on
+every read. Wide files (symbols as columns, one per field and year) read a panel fast
+but write slowly, store a ragged universe as mostly-null columns, make every upsert
+of one symbol rewrite five files per year, and their footers grow with the number of
+columns. Long year files need one file open per year; the values of one field are
+one contiguous column; a few symbols prune to their row groups; an upsert rewrites
+only the year files it touches. Row groups of 8192 rows were measured against 2048
+(@RG2K@) and 65536 (@RG64K@): small groups help the few-symbol read, large ones the
+write. Reads never decode the symbol column (the index gives each symbol's row range)
+and never pivot with pandas: each year's rows are scattered with numpy into a
+symbol-major grid whose transpose is the panel (a zero-copy DataFrame); when every
+symbol of a year holds the same timestamps (known from the index) a year is one
+reshape copy. Intraday bars also go into year files (one file per year; month files
+would bound the rewrite of a minute-bar upsert, and are left for later).
+
+**Upserts.** A write groups its rows by year; for each touched year it reads the year
+file (timestamps and values, not the symbols), merges (``"upsert"``: on the same
+symbol and timestamp the new row wins whole; ``"replace"``: the stored rows of the
+written symbols in that year are dropped), and stages the new year file. Year files
+the data does not touch are not opened. An upsert that changes nothing stages
+nothing: writes are idempotent and leave the bytes untouched.
+
+**Atomic writes.** A write stages every new year file as
+``year=<YYYY>/.data.parquet.tmp-<pid>-<uuid>`` (a name no glob matches), fsyncs it,
+and only when all are staged ``os.replace`` them into place. On any error the staged
+files and the folders the write created are removed and the error is re-raised, so
+the lake is unchanged. Each year file is replaced atomically; a failure *during* the
+final renames (rare: only the renames remain) can leave some years new and some old,
+which :meth:`Lake.write` reports; re-running the same write fixes it because writes
+are idempotent. :meth:`Lake.delete` rewrites the year files holding the symbol the
+same way (and removes a year file left empty).
+
+**Locking.** Every write, delete, vacuum and migrate holds an inter-process lock on
 ``root/.lake.lock`` (``fcntl.flock``; ``msvcrt.locking`` on Windows) from before it
-reads the partitions it merges until after its last rename. Concurrent writers
-(threads or processes) therefore run one at a time and lose no update. They wait
-as long as needed unless ``Lake(root, lock_timeout=seconds)`` bounds the wait. The
-OS releases the lock of a process that dies, so a killed writer never blocks the
-next one. Locks work between processes of one machine; on a network file system
-they work only where the file system supports ``flock`` across machines. Reads
-take no lock: they never wait for a writer and work on a read-only lake. A read
-sees each partition either before or after a concurrent write (a write of several
-partitions may be seen half done). When a concurrent delete (or vacuum) removes
-files after a read listed them, the read lists the lake again and retries, so it
-never fails because of a delete of another symbol.
+reads the files it merges until after its last rename. Concurrent writers (threads or
+processes) therefore run one at a time and lose no update. They wait as long as
+needed unless ``Lake(root, lock_timeout=seconds)`` bounds the wait. The OS releases
+the lock of a process that dies, so a killed writer never blocks the next one. Locks
+work between processes of one machine; on a network file system they work only where
+the file system supports ``flock`` across machines. Reads take no lock: they never
+wait for a writer and work on a read-only lake. A read opens each year file once and
+reads it through that handle, so it sees each year file wholly before or wholly after
+a concurrent write (a write of several years may be seen half done). When a year file
+vanishes after a read listed it (a delete emptied it, or a migration finished), the
+read lists the lake again and retries.
+
+**The old layout and migration.** Lakes written by earlier releases hold one file per
+symbol and year, ``root/symbol=<percent-encoded symbol>/year=<YYYY>/data.parquet``
+(lake format 1: the rule file says ``"lake_format": 1`` or is missing). They are
+detected (:attr:`Lake.layout`) and read transparently (:meth:`Lake.read`,
+:meth:`Lake.read_panel`, :meth:`Lake.coverage`, :meth:`Lake.symbols`,
+:meth:`Lake.sql`; slower) and :meth:`Lake.delete` works on them, but a write raises
+:class:`LakeError` telling to run :meth:`Lake.migrate` once: a migration rewrites the
+whole lake, so it is never started implicitly. ``lake.migrate()`` works under the
+writer lock, year by year: it stages the year file of all the year's old files, reads
+it back and checks it holds exactly the rows read; when every year is staged it
+renames them into place and records ``"lake_format": 2`` in the rule file (the commit
+point), then moves the old ``symbol=`` folders to hidden ``.deleting-*`` folders and
+removes them. Interrupted before the commit point, the lake stays in the old layout
+with nothing changed (the staged files are swept later); after it, old folders that
+remain are ignored by reads and removed by the next :meth:`Lake.migrate`.
 
 **Killed writers and vacuum.** A writer killed mid-way leaves staged temp files and
-perhaps empty ``symbol=``/``year=`` folders; readers ignore them. The killed
-writer's pid stays in the lock file, so the next write or delete notices and
-removes them. :meth:`Lake.vacuum` removes them at any time, and also the leftovers
-of releases that had no lock. Under the lock, a temp file is stale when no process
-with its pid is alive or when it is more than an hour old.
+perhaps empty ``year=`` folders; readers ignore them. The killed writer's pid stays in
+the lock file, so the next write, delete or migrate notices and removes them.
+:meth:`Lake.vacuum` removes them at any time, and also the leftovers of releases that
+had no lock. Under the lock, a temp file is stale when no process with its pid is
+alive or when it is more than an hour old.
 
 **Errors.** Failures raise :class:`LakeError` naming the file and the fix: a damaged
-partition file (for example 0 bytes) names the file (rewrite it with
-``mode="replace"``, which works over a damaged file, or delete the symbol); a lake
-folder that is not writable names the file that could not be written (reads still
-work); a lock not obtained within ``lock_timeout`` names the lock file. Roots
-containing glob characters or, outside Windows, a backslash are refused: DuckDB
-could not read the files back.
+year file (for example 0 bytes) names the file (rewrite the symbols it held with
+``mode="replace"``, which works over a damaged file, or delete the file); reads whose
+date range excludes it still work. A lake folder that is not writable names the file
+that could not be written (reads still work); a lock not obtained within
+``lock_timeout`` names the lock file. Roots containing glob characters or, outside
+Windows, a backslash are refused: DuckDB could not read the files back.
 
 Round trip: after ``lake.write(bars)`` into an empty lake,
 ``lake.read(symbols=bars.symbols).equals(bars)`` (``lake.read()`` returns the
@@ -174,7 +235,9 @@ class _Chunk:
     codes: np.ndarray  # output column of each block
     counts: np.ndarray  # rows of each block
     ts: np.ndarray  # int64 epoch us of each row
-    values: dict[str, np.ndarray]  # float64 values of each row (NaN for null)
+    # Per field, float64 pieces whose concatenation is the rows (NaN for null); a field
+    # left out is null in every row.
+    values: dict[str, list[np.ndarray]]
     dense: bool  # every block holds the same timestamps
 
 
@@ -201,6 +264,21 @@ def _column_numpy(table: pa.Table, name: str) -> np.ndarray:
     return np.asarray(column.to_numpy(), dtype=np.float64)  # nulls -> NaN
 
 
+def _column_pieces(table: pa.Table, name: str) -> list[np.ndarray]:
+    # The column as numpy pieces, one per Arrow chunk (zero-copy where it has no null).
+    return [
+        np.asarray(chunk.to_numpy(zero_copy_only=False), dtype=np.float64)
+        for chunk in table.column(name).chunks
+        if len(chunk)
+    ]
+
+
+def _joined(pieces: list[np.ndarray]) -> np.ndarray:
+    if len(pieces) == 1:
+        return pieces[0]
+    return np.concatenate(pieces) if pieces else np.zeros(0)
+
+
 def _filter_chunk(
     chunk: _Chunk, lo_us: int | None, hi_us: int | None, uniform: bool
 ) -> _Chunk | None:
@@ -219,7 +297,7 @@ def _filter_chunk(
                 chunk.codes,
                 counts,
                 chunk.ts[mask],
-                {f: v[mask] for f, v in chunk.values.items()},
+                {f: [_joined(v)[mask]] for f, v in chunk.values.items()},
                 False,
             )
     if not len(chunk.ts):
@@ -236,7 +314,8 @@ def _read_year_file(
     hi_us: int | None,
 ) -> _Chunk | None:
     # Read the blocks of the wanted symbols of one year file: only the row groups that
-    # hold them, only the timestamp and the wanted value columns (never the symbols).
+    # hold them, only the timestamp and the wanted value columns (never the symbols;
+    # not adj_close when the index says those symbols have none).
     index = of.index
     ids = [i for i, s in enumerate(index.symbols) if s in code_of]
     if not ids:
@@ -244,6 +323,8 @@ def _read_year_file(
     block_ids = np.asarray(ids, dtype=np.int64)
     codes = np.array([code_of[index.symbols[i]] for i in ids], dtype=np.int64)
     counts = index.counts[block_ids]
+    if "adj_close" in fields and not index.adj_counts[block_ids].any():
+        fields = [f for f in fields if f != "adj_close"]
     columns = ["timestamp", *fields]
     if len(ids) == len(index.symbols):
         table = read_columns(of, columns)
@@ -263,41 +344,66 @@ def _read_year_file(
         table = read_columns(of, columns, groups.tolist())
         take = _ranges(starts - bounds[first] + base[first], counts)
     ts = _column_numpy(table, "timestamp")
-    values = {f: _column_numpy(table, f) for f in fields}
+    values = {f: _column_pieces(table, f) for f in fields}
     del table
     if take is not None:
         ts = ts[take]
-        values = {f: v[take] for f, v in values.items()}
+        values = {f: [_joined(v)[take]] for f, v in values.items()}
     uniform = bool((counts == index.n_stamps).all())
     return _filter_chunk(_Chunk(codes, counts, ts, values, False), lo_us, hi_us, uniform)
 
 
 def _assemble(
     chunks: list[_Chunk], n_out: int, fields: Sequence[str]
-) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    # Scatter the chunks (in time order, disjoint in time) into dates x symbols arrays.
+) -> tuple[np.ndarray, dict[str, np.ndarray | None]]:
+    # Scatter the chunks (in time order, disjoint in time) into dates x symbols arrays;
+    # a field no chunk holds is None (all NaN). The grids are symbol-major (each block
+    # of a year is a contiguous run of a grid row); grid.T is the panel, zero-copy.
     unions: list[np.ndarray] = []
+    places: list[tuple[np.ndarray, np.ndarray] | None] = []
     for chunk in chunks:
         if chunk.dense:
             unions.append(chunk.ts[: int(chunk.counts[0])])
+            places.append(None)
         else:
-            unions.append(np.unique(chunk.ts))
+            union = np.unique(chunk.ts)
+            unions.append(union)
+            places.append((np.repeat(chunk.codes, chunk.counts), np.searchsorted(union, chunk.ts)))
     stamps = np.concatenate(unions) if unions else np.zeros(0, dtype=np.int64)
-    # Symbol-major grids: each block fills a contiguous run; grid.T is the panel.
-    grids = {f: np.full((n_out, len(stamps)), np.nan) for f in fields}
-    offset = 0
-    for chunk, union in zip(chunks, unions, strict=True):
-        n = len(union)
-        if chunk.dense:
-            for f in fields:
-                grids[f][chunk.codes, offset : offset + n] = chunk.values[f].reshape(-1, n)
-        else:
-            rows = offset + np.searchsorted(union, chunk.ts)
-            cols = np.repeat(chunk.codes, chunk.counts)
-            for f in fields:
-                grids[f][cols, rows] = chunk.values[f]
-        offset += n
-    return stamps, {f: g.T for f, g in grids.items()}
+    covered = all(c.dense and len(c.codes) == n_out for c in chunks)  # codes are unique
+
+    def fill(field: str) -> np.ndarray:
+        full = covered and all(field in c.values for c in chunks)
+        grid = np.empty((n_out, len(stamps))) if full else np.full((n_out, len(stamps)), np.nan)
+        offset = 0
+        for chunk, union, place in zip(chunks, unions, places, strict=True):
+            n = len(union)
+            start = 0
+            for piece in chunk.values.get(field, []):
+                m = len(piece)
+                if place is None and start % n == 0 and m % n == 0:  # whole blocks
+                    rows = chunk.codes[start // n : (start + m) // n]
+                    target: Any = rows
+                    if rows[-1] - rows[0] == len(rows) - 1 and (np.diff(rows) == 1).all():
+                        target = slice(int(rows[0]), int(rows[-1]) + 1)
+                    grid[target, offset : offset + n] = piece.reshape(-1, n)
+                elif place is None:
+                    at = np.arange(start, start + m)
+                    grid[chunk.codes[at // n], offset + at % n] = piece
+                else:
+                    cols, rows_in = place
+                    grid[cols[start : start + m], offset + rows_in[start : start + m]] = piece
+                start += m
+            offset += n
+        return grid
+
+    present = [f for f in fields if any(f in c.values for c in chunks)]
+    if len(present) > 1:  # numpy copies release the GIL: fill the fields in parallel
+        with ThreadPoolExecutor(max_workers=_workers(len(present))) as pool:
+            grids = dict(zip(present, pool.map(fill, present), strict=True))
+    else:
+        grids = {f: fill(f) for f in present}
+    return stamps, {f: (grids[f].T if f in grids else None) for f in fields}
 
 
 def _read_legacy(
@@ -344,7 +450,7 @@ def _read_legacy(
             np.asarray(codes, dtype=np.int64),
             np.asarray(counts, dtype=np.int64),
             np.concatenate(ts),
-            {f: np.concatenate(v) for f, v in values.items()},
+            {f: [np.concatenate(v)] for f, v in values.items()},
             False,
         )
         filtered = _filter_chunk(chunk, lo_us, hi_us, uniform=False)
@@ -1059,11 +1165,15 @@ class Lake:
         wanted = _check_fields(fields)
         load = wanted if wanted is not None else _VALUE_FIELDS
         index, order, values = self._load(symbols, start, end, load, "Lake.read")
-        if wanted is None and np.isnan(values["adj_close"]).all():
+        adj = values.get("adj_close")
+        if wanted is None and (adj is None or np.isnan(adj).all()):
             load = FIELDS
         columns = pd.Index(order, name=COLUMNS_NAME)
         panels = {
-            f: pd.DataFrame(values[f], index=index, columns=columns, copy=False) for f in load
+            f: pd.DataFrame(
+                _or_nan(values[f], index, order), index=index, columns=columns, copy=False
+            )
+            for f in load
         }
         return Bars(**panels)
 
@@ -1096,7 +1206,10 @@ class Lake:
         check_choice("field", field, list(_VALUE_FIELDS), "Lake.read_panel")
         index, order, values = self._load(symbols, start, end, (field,), "Lake.read_panel")
         return pd.DataFrame(
-            values[field], index=index, columns=pd.Index(order, name=COLUMNS_NAME), copy=False
+            _or_nan(values[field], index, order),
+            index=index,
+            columns=pd.Index(order, name=COLUMNS_NAME),
+            copy=False,
         )
 
     def _load(
@@ -1106,7 +1219,7 @@ class Lake:
         end: Any,
         fields: Sequence[str],
         func: str,
-    ) -> tuple[pd.DatetimeIndex, list[str], dict[str, np.ndarray]]:
+    ) -> tuple[pd.DatetimeIndex, list[str], dict[str, np.ndarray | None]]:
         def query() -> tuple[pa.DataType, list[str], list[_Chunk]]:
             if self.layout == 1:
                 return self._load_legacy(symbols, start, end, fields, func)
@@ -1244,6 +1357,11 @@ class Lake:
 
 
 # -------------------------------------------------------------------- helpers
+def _or_nan(values: np.ndarray | None, index: pd.Index, order: list[str]) -> np.ndarray:
+    # The panel values of a field no row held: all NaN.
+    return np.full((len(index), len(order)), np.nan) if values is None else values
+
+
 def _explain(exc: OSError, action: str, root: Path) -> LakeError:
     # explain_os_error, keeping the notes (e.g. "... was rolled back") of the OSError.
     error = explain_os_error(exc, action, root)
