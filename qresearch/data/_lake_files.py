@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,7 @@ _FIX = (
 @dataclass(frozen=True)
 class YearFile:
     year: int
-    path: Path
+    path: Any  # a Path, or the key of an object in an object store (str)
 
 
 @dataclass
@@ -146,33 +147,84 @@ def file_path(root: Path, year: int) -> Path:
 
 
 # ---------------------------------------------------------------------- open
+# Parsed indexes of local year files, keyed by the file's identity (device, inode, size,
+# mtime): a writer never changes a file in place (it renames a new file over it, a new
+# inode), so an identity names one version of the file.
+_INDEX_CACHE: dict[tuple[Any, ...], FileIndex] = {}
+_INDEX_CACHE_SIZE = 4096
+
+
+def _identity(path: Any, st: os.stat_result) -> tuple[Any, ...]:
+    return (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _remember(key: tuple[Any, ...] | None, index: FileIndex) -> None:
+    if key is None:
+        return
+    if len(_INDEX_CACHE) >= _INDEX_CACHE_SIZE:
+        _INDEX_CACHE.clear()
+    _INDEX_CACHE[key] = index
+
+
+def index_of(yf: YearFile, ts_type: pa.DataType | None = None, fs: Any = None) -> FileIndex:
+    """Return the index of a year file (from the cache when that version was seen)."""
+    if fs is None:
+        try:
+            key = _identity(yf.path, os.stat(yf.path))
+        except FileNotFoundError as exc:
+            raise _Stale(LakeError(f"The lake file {str(yf.path)!r} vanished.")) from exc
+        cached = _INDEX_CACHE.get(key)
+        if cached is not None:
+            return cached
+    opened = open_file(yf, ts_type, fs)
+    opened.close()
+    return opened.index
+
+
 @dataclass
 class OpenFile:
     """An opened year file: its reader (one handle: a consistent snapshot) and index."""
 
     year: int
-    path: Path
+    path: Any
     reader: pq.ParquetFile
     index: FileIndex
     ts_type: pa.DataType
+    handle: Any = None  # the file object opened through an fsspec filesystem
 
     def close(self) -> None:
         self.reader.close()
+        if self.handle is not None:
+            self.handle.close()
 
 
-def open_file(yf: YearFile, ts_type: pa.DataType | None = None) -> OpenFile:
+def open_file(yf: YearFile, ts_type: pa.DataType | None = None, fs: Any = None) -> OpenFile:
     """Open a year file and check it is a lake file; LakeError names it otherwise.
 
-    A file that vanished (a concurrent delete) raises :class:`_Stale`.
+    ``fs``: the fsspec filesystem of an object-store lake (None: a local path). There the
+    object is fetched whole with one GET: one version of it, as a local file read through
+    one open handle, even if a writer replaces it meanwhile (range reads could mix two
+    versions). A file that vanished (a concurrent delete) raises :class:`_Stale`.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    handle: Any = None
+    key = None
     try:
-        reader = pq.ParquetFile(yf.path)
+        if fs is not None:
+            handle = pa.BufferReader(fs.cat_file(yf.path))
+        else:
+            handle = pa.OSFile(str(yf.path))
+            key = _identity(yf.path, os.fstat(handle.fileno()))
+        reader = pq.ParquetFile(handle)
     except FileNotFoundError as exc:
+        if handle is not None:
+            handle.close()
         raise _Stale(LakeError(f"The lake file {str(yf.path)!r} vanished.")) from exc
     except (pa.ArrowException, OSError) as exc:
+        if handle is not None:
+            handle.close()
         raise LakeError(
             f"The lake file {str(yf.path)!r} cannot be read ({exc}); it is damaged (a full "
             f"disk, a copy cut short, or a file not written by Lake.write): {_FIX}."
@@ -196,7 +248,8 @@ def open_file(yf: YearFile, ts_type: pa.DataType | None = None) -> OpenFile:
                 + f"; expected {list(FILE_COLUMNS)} written by Lake.write. It was not written "
                 f"by Lake.write: {_FIX}."
             )
-        index = FileIndex.from_json(raw)
+        cached = None if key is None else _INDEX_CACHE.get(key)
+        index = cached if cached is not None else FileIndex.from_json(raw)
         if index.rows != reader.metadata.num_rows:
             raise LakeError(
                 f"The lake file {str(yf.path)!r} has {reader.metadata.num_rows} rows but its "
@@ -204,14 +257,19 @@ def open_file(yf: YearFile, ts_type: pa.DataType | None = None) -> OpenFile:
             )
     except BaseException:
         reader.close()
+        if handle is not None:
+            handle.close()
         raise
     if ts_type is not None and found_ts != ts_type:
         reader.close()
+        if handle is not None:
+            handle.close()
         raise LakeError(
             f"The lake file {str(yf.path)!r} stores {found_ts} timestamps but the lake stores "
             f"{ts_type}: it was not written by Lake.write into this lake: {_FIX}."
         )
-    return OpenFile(yf.year, yf.path, reader, index, found_ts)
+    _remember(key, index)
+    return OpenFile(yf.year, yf.path, reader, index, found_ts, handle)
 
 
 def read_columns(
@@ -298,12 +356,12 @@ def stage(table: pa.Table, tmp: Path) -> None:
     _lake_io._write_parquet(table, tmp)
 
 
-def index_of(table: pa.Table) -> FileIndex:
+def table_index(table: pa.Table) -> FileIndex:
     return FileIndex.from_json(table.schema.metadata[INDEX_KEY])
 
 
 def table_codes(table: pa.Table, order: dict[str, int]) -> np.ndarray:
     """Per row: the position in ``order`` of the row's symbol (from the index)."""
-    index = index_of(table)
+    index = table_index(table)
     ranks = np.array([order[s] for s in index.symbols], dtype=np.int64)
     return np.repeat(ranks, index.counts)

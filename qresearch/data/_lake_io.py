@@ -104,7 +104,9 @@ def _list_partitions(root: Path) -> list[_Partition]:
     return sorted(parts, key=lambda p: (p.symbol, p.year))
 
 
-def _unknown_symbols(root: Path, missing: Sequence[Any], available: Sequence[str]) -> LakeError:
+def _unknown_symbols(
+    root: Path | str, missing: Sequence[Any], available: Sequence[str]
+) -> LakeError:
     return LakeError(
         f"Unknown symbols {_preview(missing)} in the lake at {str(root)!r}. "
         f"Available: {_preview(available, 25)}. Write them first with lake.write(...)."
@@ -112,7 +114,7 @@ def _unknown_symbols(root: Path, missing: Sequence[Any], available: Sequence[str
 
 
 def _check_symbols(
-    root: Path, symbols: str | Iterable[str], available: list[str], func: str
+    root: Path | str, symbols: str | Iterable[str], available: list[str], func: str
 ) -> list[str]:
     # Validate the `symbols` argument of a read against the symbols in the lake.
     if isinstance(symbols, str):

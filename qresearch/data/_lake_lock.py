@@ -410,7 +410,7 @@ def sweep(root: Path, interrupted: str = "") -> list[Path]:
 
 
 # --------------------------------------------------------------------- errors
-def explain_os_error(exc: OSError, action: str, root: Path) -> LakeError:
+def explain_os_error(exc: OSError, action: str, root: Path | str) -> LakeError:
     """Turn an ``OSError`` of a write, delete or vacuum into a LakeError naming the fix."""
     where = exc.filename if exc.filename is not None else root
     if isinstance(exc, PermissionError) or exc.errno == errno.EROFS:
@@ -428,7 +428,7 @@ def explain_os_error(exc: OSError, action: str, root: Path) -> LakeError:
     )
 
 
-def rule_mismatch(data_tz: str | None, lake_tz: str | None, root: Path) -> LakeError:
+def rule_mismatch(data_tz: str | None, lake_tz: str | None, root: Path | str) -> LakeError:
     """Return the error for data whose time zone breaks the lake's time-zone rule."""
 
     def describe(tz: str | None) -> str:
@@ -440,9 +440,10 @@ def rule_mismatch(data_tz: str | None, lake_tz: str | None, root: Path) -> LakeE
         convert = f".dt.tz_localize('UTC').dt.tz_convert({lake_tz!r})"
     else:
         convert = f".dt.tz_convert({lake_tz!r})"
+    where = str(root / RULE_FILE) if isinstance(root, Path) else f"{root}/{RULE_FILE}"
     return LakeError(
         f"data timestamps are {describe(data_tz)} but the lake at {str(root)!r} stores "
         f"{describe(lake_tz)} timestamps: its time-zone rule, fixed by its first write and "
-        f"recorded in {str(root / RULE_FILE)!r}. Convert them first: long = bars.to_long(); "
+        f"recorded in {where!r}. Convert them first: long = bars.to_long(); "
         f"long['timestamp'] = long['timestamp']{convert}; then lake.write(long)."
     )

@@ -117,6 +117,30 @@ removes them. Interrupted before the commit point, the lake stays in the old lay
 with nothing changed (the staged files are swept later); after it, old folders that
 remain are ignored by reads and removed by the next :meth:`Lake.migrate`.
 
+**Object stores.** ``Lake("s3://bucket/lake", storage_options={...})`` puts the same
+layout in an object store through fsspec (s3fs for ``s3://``, gcsfs for ``gs://``;
+``storage_options`` go to fsspec: ``key``, ``secret``, ``endpoint_url``...), with the
+same API. What changes, and what is guaranteed:
+
+- There is no rename. A write stages its year files on the local disk (in the lake's
+  local lock folder, ``<tempdir>/qresearch-lake-locks/<hash of the URL>``), and only
+  when all are staged uploads each with one PUT (a multipart upload completes the
+  same way): readers see each year object whole, old or new, never partial. As on a
+  local disk, a failure between two uploads can leave some years new, which the write
+  reports; running it again fixes it (writes are idempotent). The rule file is one PUT.
+- There is no ``flock``. The writer lock is a ``flock`` on a file of that local folder:
+  writers of one machine (threads, processes) run one at a time and lose nothing;
+  writers on different machines are **not** ordered, and two concurrent upserts of the
+  same year from two machines can lose one of them. Write each object-store lake from
+  one machine (or one scheduled job) at a time. Reads need no lock.
+- Reads fetch each year file they need with one GET (one version of the object, even
+  while a writer replaces it), so a few-symbol read downloads the years it touches
+  rather than ranges of them. Listings are not cached.
+- :meth:`Lake.sql` registers the fsspec filesystem with DuckDB (no ``httpfs``
+  extension to download); DuckDB then reads byte ranges and prunes row groups.
+- Object-store lakes are always in layout 2 (:meth:`Lake.migrate` does nothing);
+  :meth:`Lake.vacuum` cleans the local staging folder.
+
 **Killed writers and vacuum.** A writer killed mid-way leaves staged temp files and
 perhaps empty ``year=`` folders; readers ignore them. The killed writer's pid stays in
 the lock file, so the next write, delete or migrate notices and removes them.
@@ -143,7 +167,6 @@ light.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import time
@@ -166,7 +189,6 @@ from qresearch.data._lake_files import (
     YearFile,
     build_table,
     file_path,
-    list_files,
     open_file,
     read_columns,
 )
@@ -200,9 +222,9 @@ from qresearch.data._lake_lock import (
     lake_type,
     load_format,
     save_rule,
-    settle_rule,
     sweep,
 )
+from qresearch.data._lake_store import LocalStore, RemoteStore
 from qresearch.data.bars import FIELDS, Bars
 from qresearch.exceptions import LakeError, ParameterError
 
@@ -523,12 +545,40 @@ class Lake:
     >>> tmp.cleanup()
     """
 
-    def __init__(self, root: str | os.PathLike[str], *, lock_timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        lock_timeout: float | None = None,
+        storage_options: dict[str, Any] | None = None,
+    ) -> None:
         if not isinstance(root, str | os.PathLike):
             raise ParameterError(
-                f"The 'root' parameter of Lake must be a folder path (str or Path); "
-                f"got {type(root).__name__}."
+                f"The 'root' parameter of Lake must be a folder path (str or Path) or an "
+                f"object-store URL; got {type(root).__name__}."
             )
+        if lock_timeout is not None:
+            lock_timeout = check_number("lock_timeout", lock_timeout, "Lake", strict=False)
+        self.lock_timeout = lock_timeout
+        self.root: Path | str
+        self._store: LocalStore | RemoteStore
+        if isinstance(root, str) and "://" in root and not root.startswith("file://"):
+            bad = sorted(set(root) & _GLOB_CHARS)
+            if bad:
+                raise LakeError(
+                    f"The lake URL {root!r} contains the glob characters {bad}, which DuckDB "
+                    "would expand when reading. Choose a name without them."
+                )
+            self._store = RemoteStore(root, storage_options)
+            self.root = self._store.url
+            return
+        if storage_options:
+            raise ParameterError(
+                "The 'storage_options' parameter of Lake is for object-store URLs "
+                f"(s3://...); the root {str(root)!r} is a local folder."
+            )
+        if isinstance(root, str) and root.startswith("file://"):
+            root = root[len("file://") :]
         path = Path(root).expanduser()
         bad = sorted(set(str(path)) & _GLOB_CHARS)
         if bad:
@@ -542,17 +592,23 @@ class Lake:
                 "path separator: the lake could be written but not read. Choose a folder "
                 "name without '\\'."
             )
-        if lock_timeout is not None:
-            lock_timeout = check_number("lock_timeout", lock_timeout, "Lake", strict=False)
         self.root = path
-        self.lock_timeout = lock_timeout
+        self._store = LocalStore(path)
         self._check_root()
 
     def __repr__(self) -> str:
         return f"Lake({str(self.root)!r})"
 
     # ----------------------------------------------------------------- listing
+    @property
+    def _dir(self) -> Path:
+        # The root of a local lake (the old layout, vacuum and migrate are local only).
+        assert isinstance(self.root, Path)
+        return self.root
+
     def _check_root(self) -> None:
+        if not isinstance(self.root, Path):
+            return
         if self.root.exists() and not self.root.is_dir():
             raise LakeError(
                 f"The lake root {str(self.root)!r} exists but is not a folder. "
@@ -569,9 +625,9 @@ class Lake:
         :meth:`migrate`).
         """
         self._check_root()
-        if load_format(self.root) >= LAKE_FORMAT:
+        if self._store.remote or load_format(self._dir) >= LAKE_FORMAT:
             return LAKE_FORMAT
-        return 1 if _list_partitions(self.root) else LAKE_FORMAT
+        return 1 if _list_partitions(self._dir) else LAKE_FORMAT
 
     def _read_retrying(self, query: Callable[[], _T]) -> _T:
         # Run a read on a fresh listing. When a concurrent writer removed a listed file
@@ -607,15 +663,15 @@ class Lake:
     ) -> tuple[list[OpenFile], pa.DataType | None]:
         # Open every year file (the handles are consistent snapshots). A damaged file
         # outside [lo_year, hi_year] is skipped when a range is given; inside, it raises.
-        listed = list_files(self.root)
+        listed = self._store.list_files()
         if not listed:
             return [], None
-        ts_type = lake_type(self.root, listed)
+        ts_type = self._store.lake_type(listed)
         opened: list[OpenFile] = []
         try:
             for yf in listed:
                 try:
-                    opened.append(open_file(yf, ts_type))
+                    opened.append(open_file(yf, ts_type, self._store.fs))
                 except LakeError:
                     ranged = lo_year is not None or hi_year is not None
                     inside = (lo_year is None or yf.year >= lo_year) and (
@@ -628,6 +684,29 @@ class Lake:
                 of.close()
             raise
         return opened, ts_type
+
+    def _indexes(
+        self, lo_year: int | None = None, hi_year: int | None = None
+    ) -> tuple[list[tuple[YearFile, FileIndex]], pa.DataType | None]:
+        # The index of every year file (cached per file version; no file is read when
+        # the cache knows it). A damaged file outside [lo_year, hi_year] is skipped when
+        # a range is given; inside, it raises.
+        listed = self._store.list_files()
+        if not listed:
+            return [], None
+        ts_type = self._store.lake_type(listed)
+        out: list[tuple[YearFile, FileIndex]] = []
+        ranged = lo_year is not None or hi_year is not None
+        for yf in listed:
+            try:
+                out.append((yf, files_mod.index_of(yf, ts_type, self._store.fs)))
+            except LakeError:
+                inside = (lo_year is None or yf.year >= lo_year) and (
+                    hi_year is None or yf.year <= hi_year
+                )
+                if not ranged or inside:
+                    raise
+        return out, ts_type
 
     def symbols(self) -> list[str]:
         """Return the symbols stored in the lake, sorted (empty list for an empty lake).
@@ -642,13 +721,9 @@ class Lake:
 
         def query() -> list[str]:
             if self.layout == 1:
-                return sorted({p.symbol for p in _list_partitions(self.root)})
-            opened, _ = self._open()
-            try:
-                return sorted(set().union(*(of.index.symbols for of in opened)))
-            finally:
-                for of in opened:
-                    of.close()
+                return sorted({p.symbol for p in _list_partitions(self._dir)})
+            indexed, _ = self._indexes()
+            return sorted(set().union(*(ix.symbols for _, ix in indexed)))
 
         return self._read_retrying(query)
 
@@ -677,30 +752,25 @@ class Lake:
             stats: dict[str, list[int]] = {}
             if self.layout == 1:
                 return self._legacy_coverage()
-            opened, ts_type = self._open()
-            if not opened or ts_type is None:
+            indexed, ts_type = self._indexes()
+            if not indexed or ts_type is None:
                 raise self._empty()
-            try:
-                for of in opened:
-                    ix = of.index
-                    for s, n, a, b in zip(
-                        ix.symbols,
-                        ix.counts.tolist(),
-                        ix.first_us.tolist(),
-                        ix.last_us.tolist(),
-                        strict=True,
-                    ):
-                        row = stats.get(s)
-                        if row is None:
-                            stats[s] = [a, b, n, 1]
-                        else:
-                            row[0] = min(row[0], a)
-                            row[1] = max(row[1], b)
-                            row[2] += n
-                            row[3] += 1
-            finally:
-                for of in opened:
-                    of.close()
+            for _, ix in indexed:
+                for s, n, a, b in zip(
+                    ix.symbols,
+                    ix.counts.tolist(),
+                    ix.first_us.tolist(),
+                    ix.last_us.tolist(),
+                    strict=True,
+                ):
+                    row = stats.get(s)
+                    if row is None:
+                        stats[s] = [a, b, n, 1]
+                    else:
+                        row[0] = min(row[0], a)
+                        row[1] = max(row[1], b)
+                        row[2] += n
+                        row[3] += 1
             return ts_type, stats
 
         ts_type, stats = self._read_retrying(query)
@@ -720,10 +790,10 @@ class Lake:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        parts = _list_partitions(self.root)
+        parts = _list_partitions(self._dir)
         if not parts:
             raise self._empty()
-        ts_type = lake_type(self.root, parts)
+        ts_type = lake_type(self._dir, parts)
         stats: dict[str, list[int]] = {}
         for p in parts:
             try:
@@ -808,7 +878,7 @@ class Lake:
             return _summary([])
         self._check_root()
         try:
-            with WriterLock(self.root, self.lock_timeout, "Lake.write", create=True) as lock:
+            with self._store.lock(self.lock_timeout, "Lake.write", create=True) as lock:
                 return self._write_locked(lock, rows, mode)
         except OSError as exc:
             raise _explain(exc, "Lake.write", self.root) from exc
@@ -818,27 +888,29 @@ class Lake:
         # them into place; all under the writer lock. Before the renames, any error rolls
         # everything back.
         created: list[Path] = []
-        jobs: list[tuple[int, int, int, Path, Path]] = []  # year, lo, hi, final, tmp
+        jobs: list[tuple[int, int, int, Any, Path]] = []  # year, lo, hi, final, tmp
+        store = self._store
         try:
             if lock.interrupted:  # the previous holder was killed mid-way: clean up first
-                sweep(self.root, lock.interrupted)
+                sweep(lock.root, lock.interrupted)
             if self.layout == 1:
                 raise self._legacy("Lake.write")
-            existing = {yf.year: yf for yf in list_files(self.root)}
-            save = settle_rule(self.root, rows.ts_type, list(existing.values()))
-            save = save or load_format(self.root) != LAKE_FORMAT
+            existing = {yf.year: yf for yf in store.list_files()}
+            save = store.settle(rows.ts_type, list(existing.values()))
             cuts = np.flatnonzero(rows.years[1:] != rows.years[:-1]) + 1
             los = np.concatenate([[0], cuts]).tolist()
             his = np.concatenate([cuts, [len(rows.years)]]).tolist()
             for lo, hi in zip(los, his, strict=True):
                 year = int(rows.years[lo])
-                final = file_path(self.root, year)
-                jobs.append((year, lo, hi, final, final.parent / _tmp_name()))
-                created.extend(_makedirs(final.parent))
+                final, tmp, made = store.target(year)
+                jobs.append((year, lo, hi, final, tmp))
+                created.extend(made)
             # Staging is I/O bound (parquet encode + fsync release the GIL): use threads.
             with ThreadPoolExecutor(max_workers=_workers(len(jobs))) as pool:
                 futures = [
-                    pool.submit(_stage_year, rows, lo, hi, existing.get(year), year, tmp, mode)
+                    pool.submit(
+                        _stage_year, rows, lo, hi, existing.get(year), year, tmp, mode, store.fs
+                    )
                     for year, lo, hi, _, tmp in jobs
                 ]
                 try:
@@ -848,7 +920,7 @@ class Lake:
                         fut.cancel()
                     raise  # leaving the pool waits for the running stagings first
             if save:
-                save_rule(self.root, rows.ts_type.tz)
+                store.save_rule(rows.ts_type.tz)
         except BaseException as exc:
             _rollback([tmp for *_, tmp in jobs], created)
             lock.discard_new_root()
@@ -864,11 +936,11 @@ class Lake:
         )
         return _summary([row for summary, _ in results for row in summary])
 
-    def _commit(self, staged: list[tuple[Path, Path]], action: str) -> None:
+    def _commit(self, staged: list[tuple[Path, Any]], action: str) -> None:
         done = 0
         try:
             for tmp, final in staged:
-                os.replace(tmp, final)
+                self._store.commit(tmp, final)
                 done += 1
         except OSError as exc:
             _rollback([tmp for tmp, _ in staged[done:]], [])
@@ -901,9 +973,9 @@ class Lake:
         if symbol not in self.symbols():
             raise _unknown_symbols(self.root, [symbol], self.symbols())
         try:
-            with WriterLock(self.root, self.lock_timeout, "Lake.delete", create=False) as lock:
+            with self._store.lock(self.lock_timeout, "Lake.delete", create=False) as lock:
                 if lock.interrupted:
-                    sweep(self.root, lock.interrupted)
+                    sweep(lock.root, lock.interrupted)
                 if self.layout == 1:
                     self._delete_legacy(symbol)
                 else:
@@ -912,17 +984,18 @@ class Lake:
             raise explain_os_error(exc, "Lake.delete", self.root) from exc
 
     def _delete_legacy(self, symbol: str) -> None:
-        folder = self.root / f"symbol={encode_symbol(symbol)}"
+        folder = self._dir / f"symbol={encode_symbol(symbol)}"
         if not folder.is_dir():  # deleted (or swept away) while we waited
             raise _unknown_symbols(self.root, [symbol], self.symbols())
-        trash = self.root / f"{TRASH_PREFIX}{uuid.uuid4().hex}-{folder.name}"
+        trash = self._dir / f"{TRASH_PREFIX}{uuid.uuid4().hex}-{folder.name}"
         os.replace(folder, trash)
         shutil.rmtree(trash)
 
     def _delete_locked(self, symbol: str) -> None:
         opened, _ts_type = self._open()
-        staged: list[tuple[Path, Path]] = []
-        emptied: list[Path] = []
+        staged: list[tuple[Path, Any]] = []
+        emptied: list[Any] = []
+        created: list[Path] = []
         try:
             for of in opened:
                 ix = of.index
@@ -947,11 +1020,12 @@ class Lake:
                     _column_numpy(kept, "timestamp"),
                     {f: kept.column(f).combine_chunks() for f in _VALUE_FIELDS},
                 )
-                tmp = of.path.parent / _tmp_name()
-                staged.append((tmp, of.path))
+                final, tmp, made = self._store.target(of.year)
+                created.extend(made)
+                staged.append((tmp, final))
                 files_mod.stage(new, tmp)
         except BaseException:
-            _rollback([tmp for tmp, _ in staged], [])
+            _rollback([tmp for tmp, _ in staged], created)
             raise
         finally:
             for of in opened:
@@ -960,9 +1034,7 @@ class Lake:
             raise _unknown_symbols(self.root, [symbol], self.symbols())
         self._commit(staged, "Lake.delete")
         for path in emptied:
-            path.unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                path.parent.rmdir()
+            self._store.remove(path)
 
     def vacuum(self) -> list[Path]:
         """Remove what killed writers left behind: stale temp files and empty folders.
@@ -993,11 +1065,14 @@ class Lake:
         []
         """
         self._check_root()
-        if not self.root.is_dir():
+        if self._store.remote:  # only the local staging folder can hold leftovers
+            with self._store.lock(self.lock_timeout, "Lake.vacuum", create=True) as lock:
+                return sweep(lock.root)
+        if not self._dir.is_dir():
             return []
         try:
-            with WriterLock(self.root, self.lock_timeout, "Lake.vacuum", create=False):
-                return sweep(self.root)
+            with WriterLock(self._dir, self.lock_timeout, "Lake.vacuum", create=False):
+                return sweep(self._dir)
         except OSError as exc:
             raise explain_os_error(exc, "Lake.vacuum", self.root) from exc
 
@@ -1038,12 +1113,12 @@ class Lake:
         True
         """
         self._check_root()
-        if not self.root.is_dir():
+        if self._store.remote or not self._dir.is_dir():  # object stores: always format 2
             return _migration_summary([])
         try:
-            with WriterLock(self.root, self.lock_timeout, "Lake.migrate", create=False) as lock:
+            with WriterLock(self._dir, self.lock_timeout, "Lake.migrate", create=False) as lock:
                 if lock.interrupted:
-                    sweep(self.root, lock.interrupted)
+                    sweep(self._dir, lock.interrupted)
                 return self._migrate_locked()
         except OSError as exc:
             raise _explain(exc, "Lake.migrate", self.root) from exc
@@ -1051,11 +1126,11 @@ class Lake:
     def _migrate_locked(self) -> pd.DataFrame:
         import pyarrow as pa
 
-        parts = _list_partitions(self.root)
-        if load_format(self.root) >= LAKE_FORMAT or not parts:
+        parts = _list_partitions(self._dir)
+        if load_format(self._dir) >= LAKE_FORMAT or not parts:
             self._remove_legacy_folders()  # leftovers of a migration past its commit point
             return _migration_summary([])
-        ts_type = lake_type(self.root, parts)
+        ts_type = lake_type(self._dir, parts)
         legacy_schema = pa.schema(
             [pa.field("timestamp", ts_type)] + [pa.field(f, pa.float64()) for f in _VALUE_FIELDS]
         )
@@ -1092,7 +1167,7 @@ class Lake:
                         for f in _VALUE_FIELDS
                     },
                 )
-                final = file_path(self.root, year)
+                final = file_path(self._dir, year)
                 created.extend(_makedirs(final.parent))
                 tmp = final.parent / _tmp_name()
                 staged.append((tmp, final))
@@ -1105,15 +1180,15 @@ class Lake:
             exc.add_note(f"Lake.migrate of {str(self.root)!r} was rolled back; nothing changed.")
             raise
         self._commit(staged, "Lake.migrate")
-        save_rule(self.root, ts_type.tz)  # the commit point: readers now use the year files
+        save_rule(self._dir, ts_type.tz)  # the commit point: readers now use the year files
         self._remove_legacy_folders()
         return _migration_summary(summary)
 
     def _remove_legacy_folders(self) -> None:
         # Move each old symbol= folder to a hidden trash name (atomic), then remove it.
-        for entry in os.scandir(self.root):
+        for entry in os.scandir(self._dir):
             if entry.name.startswith("symbol=") and entry.is_dir(follow_symlinks=False):
-                trash = self.root / f"{TRASH_PREFIX}{uuid.uuid4().hex}-{entry.name}"
+                trash = self._dir / f"{TRASH_PREFIX}{uuid.uuid4().hex}-{entry.name}"
                 os.replace(entry.path, trash)
                 shutil.rmtree(trash, ignore_errors=True)
 
@@ -1223,16 +1298,23 @@ class Lake:
         def query() -> tuple[pa.DataType, list[str], list[_Chunk]]:
             if self.layout == 1:
                 return self._load_legacy(symbols, start, end, fields, func)
-            listed = list_files(self.root)
+            listed = self._store.list_files()
             if not listed:
                 raise self._empty()
-            ts_type = lake_type(self.root, listed)
+            ts_type = self._store.lake_type(listed)
             lo, hi = _bounds(start, end, ts_type.tz, func)
-            opened, _ = self._open(None if lo is None else lo[0], None if hi is None else hi[0])
+            lo_year, hi_year = (None if lo is None else lo[0]), (None if hi is None else hi[0])
+            indexed, _ = self._indexes(lo_year, hi_year)
+            if not indexed:
+                raise self._empty()
+            available = sorted(set().union(*(ix.symbols for _, ix in indexed)))
+            opened: list[OpenFile] = []
             try:
-                if not opened:
-                    raise self._empty()
-                available = sorted(set().union(*(of.index.symbols for of in opened)))
+                for yf, _ in indexed:
+                    if (lo_year is None or yf.year >= lo_year) and (
+                        hi_year is None or yf.year <= hi_year
+                    ):
+                        opened.append(open_file(yf, ts_type, self._store.fs))
                 order = (
                     available
                     if symbols is None
@@ -1240,11 +1322,7 @@ class Lake:
                 )
                 code_of = {s: i for i, s in enumerate(order)}
                 lo_us, hi_us = _bound_us(lo, ts_type), _bound_us(hi, ts_type)
-                inside = [
-                    of
-                    for of in opened
-                    if (lo is None or of.year >= lo[0]) and (hi is None or of.year <= hi[0])
-                ]
+                inside = opened
                 if len(inside) > 1:
                     with ThreadPoolExecutor(max_workers=_workers(len(inside))) as pool:
                         got = list(
@@ -1272,14 +1350,14 @@ class Lake:
         fields: Sequence[str],
         func: str,
     ) -> tuple[pa.DataType, list[str], list[_Chunk]]:
-        parts = _list_partitions(self.root)
+        parts = _list_partitions(self._dir)
         if not parts:
             raise self._empty()
         available = sorted({p.symbol for p in parts})
         order = (
             available if symbols is None else _check_symbols(self.root, symbols, available, func)
         )
-        ts_type = lake_type(self.root, parts)
+        ts_type = lake_type(self._dir, parts)
         lo, hi = _bounds(start, end, ts_type.tz, func)
         code_of = {s: i for i, s in enumerate(order)}
         chunks = _read_legacy(
@@ -1328,11 +1406,14 @@ class Lake:
 
         def run() -> pd.DataFrame:
             legacy = self.layout == 1
-            listed: Sequence[Any] = _list_partitions(self.root) if legacy else list_files(self.root)
+            listed: Sequence[Any] = (
+                _list_partitions(self._dir) if legacy else self._store.list_files()
+            )
             if not listed:
                 raise self._empty()
-            tz = lake_type(self.root, listed).tz
-            paths = ", ".join("'" + str(p.path).replace("'", "''") + "'" for p in listed)
+            tz = (lake_type(self._dir, listed) if legacy else self._store.lake_type(listed)).tz
+            locations = [str(p.path) if legacy else self._store.location(p) for p in listed]
+            paths = ", ".join("'" + p.replace("'", "''") + "'" for p in locations)
             view = (
                 'CREATE VIEW bars AS SELECT symbol, "timestamp", open, high, low, close, volume, '
                 f"adj_close, year FROM read_parquet([{paths}], hive_partitioning = true, "
@@ -1342,11 +1423,15 @@ class Lake:
                 with duckdb.connect() as con:
                     zone = (tz or "UTC").replace("'", "''")
                     con.execute(f"SET TimeZone = '{zone}'")
+                    if self._store.remote:  # DuckDB reads the objects through fsspec
+                        con.register_filesystem(self._store.fs)
                     con.execute(view)
                     relation = con.sql(query, params=params)
                     return pd.DataFrame() if relation is None else relation.df()
             except duckdb.Error as exc:
-                if isinstance(exc, duckdb.IOException) and not all(p.path.exists() for p in listed):
+                if isinstance(exc, duckdb.IOException) and len(listed) != len(
+                    _list_partitions(self._dir) if legacy else self._store.list_files()
+                ):
                     raise _Stale(LakeError(f"Lake.sql on {str(self.root)!r}: {exc}")) from exc
                 raise LakeError(
                     f"Lake.sql on the lake at {str(self.root)!r} failed: {exc}. The view "
@@ -1362,7 +1447,7 @@ def _or_nan(values: np.ndarray | None, index: pd.Index, order: list[str]) -> np.
     return np.full((len(index), len(order)), np.nan) if values is None else values
 
 
-def _explain(exc: OSError, action: str, root: Path) -> LakeError:
+def _explain(exc: OSError, action: str, root: Path | str) -> LakeError:
     # explain_os_error, keeping the notes (e.g. "... was rolled back") of the OSError.
     error = explain_os_error(exc, action, root)
     for note in getattr(exc, "__notes__", []):
@@ -1388,7 +1473,14 @@ def _verify_staged(tmp: Path, table: pa.Table) -> None:
 
 
 def _stage_year(
-    rows: _Rows, lo: int, hi: int, existing: YearFile | None, year: int, tmp: Path, mode: str
+    rows: _Rows,
+    lo: int,
+    hi: int,
+    existing: YearFile | None,
+    year: int,
+    tmp: Path,
+    mode: str,
+    fs: Any = None,
 ) -> tuple[list[tuple[str, int, int, int, int]], bool]:
     # Merge rows lo:hi (one year) into the stored year file and stage the result; return
     # the summary rows and whether anything was staged (a no-op upsert stages nothing).
@@ -1409,7 +1501,7 @@ def _stage_year(
     old_table = None
     if existing is not None:
         try:
-            of = open_file(existing, ts_type)
+            of = open_file(existing, ts_type, fs)
         except LakeError:
             if mode == "upsert":
                 raise
@@ -1460,7 +1552,7 @@ def _stage_year(
         }
         table = build_table(ts_type, union, all_rank[order], all_ts[order], columns)
         before = dict(zip(old_index.symbols, old_index.counts.tolist(), strict=True))
-    after_index = files_mod.index_of(table)
+    after_index = files_mod.table_index(table)
     after = dict(zip(after_index.symbols, after_index.counts.tolist(), strict=True))
     summary = [
         (s, year, int(n), before.get(s, 0), after.get(s, 0))
