@@ -1,7 +1,9 @@
 """Causal features: panel in, panel out (values at t use data up to and including t).
 
-Importing this package loads pandas but no numba, scipy or statsmodels: the
-fractional-differencing kernel compiles on first use and the ADF test of
+Importing this package loads pandas but no numba, scipy or statsmodels: the numba
+kernels (technical indicators, rolling volatility and z-score, cross-sectional rank,
+fractional differencing) compile or load from numba's disk cache on first use,
+:func:`frac_diff_ffd` imports scipy's FFT for long windows, and the ADF test of
 :func:`min_ffd_order` imports statsmodels when called.
 
 ``REGISTRY`` maps the name of every feature function to ``(function, build_kwargs)``,

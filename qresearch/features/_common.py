@@ -6,10 +6,13 @@ no feature function ever mutates its input.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from qresearch._typing import Float64Array
 from qresearch._validation import check_int as check_int
 from qresearch._validation import check_panel
 from qresearch._validation import float_panel as float_panel
@@ -68,15 +71,45 @@ def benchmark_returns(benchmark: Any, index: pd.DatetimeIndex, func: str) -> pd.
     return values / values.shift(1) - 1.0
 
 
-def wilder(x: pd.DataFrame, window: int) -> pd.DataFrame:
-    # Wilder's smoothing: y_t = y_{t-1} + (x_t - y_{t-1}) / window, seeded with the first
-    # non-NaN value of each column (pandas ewm(alpha=1/window, adjust=False)); NaN until
-    # `window` non-NaN values have been seen.
-    return x.ewm(alpha=1.0 / window, adjust=False, min_periods=window).mean()
+def column_major(frame: pd.DataFrame) -> Float64Array:
+    # The float64 values of a validated panel, Fortran-ordered so that each column is
+    # contiguous for the kernels; no copy for a float64 frame held in one block (the
+    # kernels never write to it).
+    return np.asfortranarray(frame.astype("float64").to_numpy())
 
 
-def stack_fields(parts: dict[str, pd.DataFrame], like: pd.DataFrame) -> pd.DataFrame:
-    # Concatenate same-shaped panels into (field, symbol) MultiIndex columns.
-    out = pd.concat(parts, axis=1, names=["field", like.columns.name or "symbol"])
-    out.index = like.index
-    return out
+def empty_like_panel(frame: pd.DataFrame, n_fields: int = 1) -> Float64Array:
+    # A Fortran-ordered output buffer for n_fields panels of frame's shape, side by side.
+    n_rows, n_cols = frame.shape
+    return np.empty((n_rows, n_fields * n_cols), dtype=np.float64, order="F")
+
+
+def wrap(values: Float64Array, like: pd.DataFrame) -> pd.DataFrame:
+    # A kernel's output with like's index and columns (no copy).
+    return pd.DataFrame(values, index=like.index, columns=like.columns, copy=False)
+
+
+def wrap_fields(values: Float64Array, fields: Sequence[str], like: pd.DataFrame) -> pd.DataFrame:
+    # Panels side by side in `values` as (field, symbol) MultiIndex columns (the frame
+    # pd.concat(dict_of_panels, axis=1, names=["field", ...]) builds), without copying.
+    n_fields, n_cols = len(fields), like.shape[1]
+    columns = pd.MultiIndex(
+        levels=[pd.Index(list(fields)), like.columns],
+        codes=[np.repeat(np.arange(n_fields), n_cols), np.tile(np.arange(n_cols), n_fields)],
+        names=["field", like.columns.name or "symbol"],
+        verify_integrity=False,
+    )
+    return pd.DataFrame(values, index=like.index, columns=columns, copy=False)
+
+
+def ewm_weights(*, span: int | None = None, alpha: float | None = None) -> tuple[float, bool]:
+    # pandas' own arithmetic for ewm(span=...) or ewm(alpha=...): the centre of mass
+    # first, then alpha = 1 / (1 + com); and whether com == 1 (pandas then weights a
+    # value after a gap differently, see _nb_windows.ewm_mean_1d_py).
+    if span is not None:
+        com = (span - 1) / 2
+    else:
+        assert alpha is not None
+        com = (1 - alpha) / alpha
+    com = float(com)
+    return 1.0 / (1.0 + com), com == 1.0

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 
+import numpy as np
 import pandas as pd
 
 from qresearch._validation import _preview, check_number
 from qresearch.exceptions import ParameterError
 from qresearch.features._common import float_panel
+from qresearch.features._nb import kernel
 
 __all__ = [
     "cross_sectional_demean",
@@ -39,6 +41,14 @@ def cross_sectional_rank(x: pd.DataFrame, pct: bool = True) -> pd.DataFrame:
     pandas.DataFrame
         Same index and columns; NaN where ``x`` is NaN.
 
+    Notes
+    -----
+    The same values as ``x.rank(axis=1, pct=pct, method="average",
+    na_option="keep")`` (infinite values are ranked, ``-0.0`` ties with ``0.0``),
+    computed from one ``numpy.argsort`` of the panel's rows and a numba pass that
+    gives each run of equal values the mean of its positions
+    (:func:`qresearch.features._nb.rank_rows_py`).
+
     Examples
     --------
     >>> import pandas as pd
@@ -54,7 +64,11 @@ def cross_sectional_rank(x: pd.DataFrame, pct: bool = True) -> pd.DataFrame:
         raise ParameterError(
             f"The 'pct' parameter of cross_sectional_rank must be True or False; got {pct!r}."
         )
-    return values.rank(axis=1, pct=pct, method="average", na_option="keep")
+    # Rows contiguous for the sort and the ranking pass (the copy is cheap next to both).
+    rows = np.ascontiguousarray(values.to_numpy(dtype=np.float64))
+    order = np.argsort(rows, axis=1)
+    out = kernel("rank_rows")(rows, order, pct, np.empty_like(rows))
+    return pd.DataFrame(out, index=values.index, columns=values.columns, copy=False)
 
 
 def cross_sectional_demean(x: pd.DataFrame) -> pd.DataFrame:

@@ -2,6 +2,12 @@
 
 Fractional differencing of order ``d`` removes just enough memory to make a series
 stationary while keeping as much of its level information as possible.
+
+Two ways to compute the same sums: a direct numba loop (a fixed order of
+operations, so bit-for-bit causal) and, for windows of at least ``FFT_MIN_WIDTH``
+weights, an FFT convolution (scipy), ~10x faster on the default 1458-weight window
+of ``d=0.4`` and equal to the loop to rounding (``tests/features/test_kernels.py``
+checks 1e-12 of the series' scale; measured ~2e-16 of it).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import pandas as pd
 
 from qresearch._optional import import_optional
 from qresearch._typing import Float64Array
-from qresearch._validation import check_number
+from qresearch._validation import check_choice, check_number
 from qresearch.exceptions import ParameterError
 from qresearch.features._common import float_series_or_panel
 
@@ -25,6 +31,14 @@ __all__ = ["ffd_weights", "frac_diff_ffd", "min_ffd_order"]
 
 # Smallest number of differenced observations an ADF test is run on.
 MIN_ADF_OBS = 20
+
+# method="auto" convolves by FFT from this many weights on (see frac_diff_ffd): the
+# measured crossover is ~120 weights on 2520 x 1000, ~50-80 on 500 x 1000 and
+# 10000 x 100; from 128 on the FFT is the faster one on all three.
+FFT_MIN_WIDTH = 128
+
+# Columns per FFT batch: bounds the spectrum's memory and keeps a batch in cache.
+FFT_BATCH_COLUMNS = 128
 
 
 def ffd_weights(d: float, threshold: float = 1e-5, max_width: int | None = None) -> Float64Array:
@@ -66,7 +80,11 @@ def ffd_weights(d: float, threshold: float = 1e-5, max_width: int | None = None)
 
 
 def frac_diff_ffd(
-    x: pd.DataFrame | pd.Series, d: float, threshold: float = 1e-5
+    x: pd.DataFrame | pd.Series,
+    d: float,
+    threshold: float = 1e-5,
+    *,
+    method: str = "auto",
 ) -> pd.DataFrame | pd.Series:
     """Fractionally difference each column with a fixed-width window of weights.
 
@@ -78,6 +96,10 @@ def frac_diff_ffd(
         Differencing order (>= 0); 0 returns ``x``, 1 the first difference.
     threshold : float, default 1e-5
         Weight cut-off, see :func:`ffd_weights`; it sets the window width ``L``.
+    method : {"auto", "direct", "fft"}, default "auto"
+        ``"direct"`` sums the window term by term (numba); ``"fft"`` convolves by
+        FFT (scipy); ``"auto"`` takes the FFT when ``L >= FFT_MIN_WIDTH`` (128),
+        where it is the faster of the two (see the Notes).
 
     Returns
     -------
@@ -88,8 +110,21 @@ def frac_diff_ffd(
 
     Notes
     -----
-    No look-ahead: the window ends at t. The loop runs in a numba kernel
-    (:mod:`qresearch.features._nb`), compiled on first use.
+    No look-ahead: the window ends at t.
+
+    The direct sum adds the terms from the oldest to the newest, so the value at t
+    is a fixed function of the ``L`` values of its window: cutting the data after t
+    leaves it unchanged bit for bit. The FFT path convolves each column, centred on
+    its mean and with NaN set to 0, then restores NaN wherever the window holds one
+    (exactly the direct rule) and adds the mean back; a column holding an infinite
+    value is summed directly. Its result equals the direct sum to rounding (about
+    2e-16 of ``max|x| * sum|w|``, 3e-15 on log prices), but that rounding depends
+    on the whole column: cutting the data off changes trailing digits, not the
+    information used. Pass ``method="direct"`` when values must be reproducible bit
+    for bit as data is appended. On 2520 x 1000 log prices (CPU seconds) the direct
+    sum takes 0.043 s at 128 weights and 0.32 s at 1458 (``d=0.4``,
+    ``threshold=1e-5``), the FFT ~0.035 s for any width; below ~100 weights the
+    direct sum is the faster.
 
     Examples
     --------
@@ -102,16 +137,55 @@ def frac_diff_ffd(
     values = float_series_or_panel(x, "x", "frac_diff_ffd")
     d = check_number("d", d, "frac_diff_ffd", strict=False)
     threshold = check_number("threshold", threshold, "frac_diff_ffd")
+    check_choice("method", method, ["auto", "direct", "fft"], "frac_diff_ffd")
     n_rows = values.shape[0]
     # A window longer than the data gives all-NaN output; no need for more weights.
     weights = ffd_weights(d, threshold, max_width=n_rows + 1)
-    from qresearch.features._nb import frac_diff_ffd_nb
+    width = len(weights)
+    arr = np.asfortranarray(values.to_numpy(dtype=np.float64).reshape(n_rows, -1))
+    use_fft = method == "fft" or (method == "auto" and width >= FFT_MIN_WIDTH)
+    if use_fft and 1 < width <= n_rows:
+        out = _ffd_fft(arr, weights)
+    else:
+        from qresearch.features._nb import frac_diff_ffd_nb
 
-    arr = np.ascontiguousarray(values.to_numpy(dtype=np.float64).reshape(n_rows, -1))
-    out = frac_diff_ffd_nb(arr, weights, np.empty_like(arr))
+        out = frac_diff_ffd_nb(arr, weights, np.empty_like(arr))
     if isinstance(values, pd.Series):
         return pd.Series(out[:, 0], index=values.index, name=values.name)
-    return pd.DataFrame(out, index=values.index, columns=values.columns)
+    return pd.DataFrame(out, index=values.index, columns=values.columns, copy=False)
+
+
+def _ffd_fft(arr: Float64Array, weights: Float64Array) -> Float64Array:
+    # FFT path of frac_diff_ffd on a Fortran-ordered (T, C) array, batch by batch of
+    # columns: centre and zero-fill (numba), circular convolution of length >= T
+    # (the rows t >= L - 1 it is used for never wrap around), then the NaN rules and
+    # the mean back (numba); columns with an infinite value are summed directly.
+    from scipy import fft as sp_fft
+
+    from qresearch.features._nb import frac_diff_ffd_nb, kernel
+
+    n_rows, n_cols = arr.shape
+    width = len(weights)
+    n_fft = sp_fft.next_fast_len(n_rows, real=True)
+    spectrum_w = sp_fft.rfft(weights, n_fft)[:, None]
+    weight_sum = math.fsum(weights)
+    prepare, finish = kernel("ffd_fft_prepare"), kernel("ffd_fft_finish")
+    out = np.empty((n_rows, n_cols), dtype=np.float64, order="F")
+    for lo in range(0, n_cols, FFT_BATCH_COLUMNS):
+        hi = min(lo + FFT_BATCH_COLUMNS, n_cols)
+        block = arr[:, lo:hi]
+        filled = np.empty(block.shape, dtype=np.float64, order="F")
+        center = np.empty(hi - lo, dtype=np.float64)
+        direct = np.empty(hi - lo, dtype=np.bool_)
+        prepare(block, filled, center, direct)
+        spectrum = sp_fft.rfft(filled, n_fft, axis=0)
+        spectrum *= spectrum_w
+        conv = sp_fft.irfft(spectrum, n_fft, axis=0, overwrite_x=True)
+        finish(block, conv, width, center * weight_sum, out[:, lo:hi])
+        for j in np.flatnonzero(direct):
+            col = np.asfortranarray(block[:, j : j + 1])
+            out[:, lo + j] = frac_diff_ffd_nb(col, weights, np.empty_like(col))[:, 0]
+    return out
 
 
 def _min_order_1d(

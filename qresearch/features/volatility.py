@@ -2,6 +2,11 @@
 
 All statistics use a trailing window ending at t (inclusive) and need a full window
 (``min_periods=window``): there is no look-ahead and no partial-window estimate.
+
+:func:`rolling_volatility` and :func:`rolling_zscore` run as numba kernels over the
+whole panel (:mod:`qresearch.features._nb_windows`) that repeat pandas' rolling
+algorithms operation by operation: the results are those of the pandas expressions
+in their docstrings.
 """
 
 from __future__ import annotations
@@ -12,7 +17,15 @@ import pandas as pd
 
 from qresearch._compat import renamed_parameters
 from qresearch._validation import check_periods_per_year
-from qresearch.features._common import benchmark_returns, check_int, float_panel
+from qresearch.features._common import (
+    benchmark_returns,
+    check_int,
+    column_major,
+    empty_like_panel,
+    float_panel,
+    wrap,
+)
+from qresearch.features._nb import kernel
 
 __all__ = [
     "ewm_volatility",
@@ -68,6 +81,10 @@ def rolling_volatility(
     Notes
     -----
     No look-ahead: the value at t uses the returns ending at ``t - window + 1 .. t``.
+    Equal to ``(close / close.shift(1) - 1).rolling(window).std()`` (pandas' own
+    algorithm, run by a numba kernel) and to TA-Lib's ``STDDEV(ROCP(close, 1),
+    window) * sqrt(window / (window - 1))`` (TA-Lib's std is the population one) to
+    ~1e-13 relative.
 
     Examples
     --------
@@ -80,10 +97,12 @@ def rolling_volatility(
     prices = float_panel(close, "close")
     window = check_int("window", window, "rolling_volatility", minimum=2)
     ppy = check_periods_per_year(periods_per_year, "rolling_volatility", allow_none=True)
-    vol = _simple_returns(prices).rolling(window, min_periods=window).std()
-    if ppy is not None:
-        vol = vol * math.sqrt(ppy)
-    return vol
+    # pandas: (close / close.shift(1) - 1).rolling(window, min_periods=window).std(),
+    # times sqrt(periods_per_year).
+    scale = math.nan if ppy is None else math.sqrt(ppy)
+    out = empty_like_panel(prices)
+    kernel("rolling_volatility")(column_major(prices), window, scale, out)
+    return wrap(out, prices)
 
 
 def ewm_volatility(
@@ -145,7 +164,9 @@ def rolling_zscore(x: pd.DataFrame, window: int) -> pd.DataFrame:
 
     Notes
     -----
-    No look-ahead: the window ends at t and includes it.
+    No look-ahead: the window ends at t and includes it. Computed by a numba kernel
+    that runs pandas' own rolling mean and variance algorithms: the values are those
+    of ``(x - x.rolling(window).mean()) / x.rolling(window).std()``.
 
     Examples
     --------
@@ -157,9 +178,11 @@ def rolling_zscore(x: pd.DataFrame, window: int) -> pd.DataFrame:
     """
     values = float_panel(x, "x")
     window = check_int("window", window, "rolling_zscore", minimum=2)
-    roll = values.rolling(window, min_periods=window)
-    std = roll.std()
-    return (values - roll.mean()) / std.where(std > 0.0)
+    # pandas: roll = x.rolling(window, min_periods=window);
+    # (x - roll.mean()) / roll.std() where the std is positive.
+    out = empty_like_panel(values)
+    kernel("rolling_zscore")(column_major(values), window, out)
+    return wrap(out, values)
 
 
 def rolling_beta(close: pd.DataFrame, benchmark: pd.Series, window: int = 60) -> pd.DataFrame:
