@@ -256,7 +256,7 @@ class _Chunk:
     # The rows one year contributes to a read: blocks of symbols, sorted by timestamp.
     codes: np.ndarray  # output column of each block
     counts: np.ndarray  # rows of each block
-    ts: np.ndarray  # int64 epoch us of each row
+    ts: np.ndarray  # int64 epoch us of each row (when dense, of the first block at least)
     # Per field, float64 pieces whose concatenation is the rows (NaN for null); a field
     # left out is null in every row.
     values: dict[str, list[np.ndarray]]
@@ -347,6 +347,19 @@ def _read_year_file(
     counts = index.counts[block_ids]
     if "adj_close" in fields and not index.adj_counts[block_ids].any():
         fields = [f for f in fields if f != "adj_close"]
+    uniform = bool((counts == index.n_stamps).all())
+    inside = (lo_us is None or int(index.first_us.min()) >= lo_us) and (
+        hi_us is None or int(index.last_us.max()) <= hi_us
+    )
+    if uniform and inside and len(ids) == len(index.symbols):
+        # Every symbol holds the same timestamps and the bounds cut none: the values
+        # are all that is needed, and the timestamps of the first block.
+        bounds = files_mod.group_starts(of)
+        n = index.n_stamps
+        head = read_columns(of, ["timestamp"], list(range(int(np.searchsorted(bounds, n)))))
+        table = read_columns(of, fields)
+        values = {f: _column_pieces(table, f) for f in fields}
+        return _Chunk(codes, counts, _column_numpy(head, "timestamp")[:n], values, True)
     columns = ["timestamp", *fields]
     if len(ids) == len(index.symbols):
         table = read_columns(of, columns)
@@ -371,7 +384,6 @@ def _read_year_file(
     if take is not None:
         ts = ts[take]
         values = {f: [_joined(v)[take]] for f, v in values.items()}
-    uniform = bool((counts == index.n_stamps).all())
     return _filter_chunk(_Chunk(codes, counts, ts, values, False), lo_us, hi_us, uniform)
 
 
