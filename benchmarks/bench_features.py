@@ -15,7 +15,9 @@ that every peer is correct on it). Peers, run on the same data in the same run:
 - the former pandas code of each feature (``pandas`` column), for the speed-up.
 
 Each case runs in a fresh process: first call (includes loading or compiling the
-numba kernels), median of 5 warm calls, peak RSS. The "agreement" column is the
+numba kernels), median of 5 warm calls (wall clock), peak RSS; "cpu ratio" is the
+ratio of median CPU seconds (``time.process_time``), steadier when other processes
+share the machine. The "agreement" column is the
 largest difference between qresearch and the peer where their definitions agree
 (relative to the peer's values; to the price for MACD, to max(|z|, 1) for the
 z-score, to max|x| * sum|w| for frac-diff), from the row given. The default seeds of
@@ -31,7 +33,9 @@ import argparse
 import json
 import math
 import os
+import statistics
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -280,6 +284,17 @@ def agreement(name: str, bars: Any, ours: Any) -> tuple[float, int]:
     return worst, start
 
 
+def cpu_median(fn: Callable[[], Any], repeat: int = 5) -> float:
+    # Median CPU seconds of warm calls (time.process_time): less sensitive than the
+    # wall clock to other processes on a shared machine.
+    runs = []
+    for _ in range(repeat):
+        t0 = time.process_time()
+        fn()
+        runs.append(time.process_time() - t0)
+    return statistics.median(runs)
+
+
 def case(name: str) -> None:
     kind, feature = name.split(":", 1)
     bars = make_bars()
@@ -288,11 +303,14 @@ def case(name: str) -> None:
         result = time_case(fn)
         result["agreement"], result["from_row"] = agreement(feature, bars, fn())
     elif kind == "peer":
-        result = time_case(peer_calls(bars)[feature])
+        fn = peer_calls(bars)[feature]
+        result = time_case(fn)
     elif kind == "pandas":
-        result = time_case(pandas_calls(bars)[feature], repeat=3)
+        fn = pandas_calls(bars)[feature]
+        result = time_case(fn, repeat=3)
     else:
         raise SystemExit(f"unknown case {name}")
+    result["cpu_median_s"] = cpu_median(fn, 3 if kind == "pandas" else 5)
     emit(result)
 
 
@@ -324,7 +342,8 @@ def main() -> None:
     print(f"{N_ROWS} x {N_SYMBOLS} synthetic OHLCV; load average {load_before[0]:.2f}")
     print(
         f"{'feature':22s} {'first s':>8s} {'median s':>9s} {'peak MB':>8s} "
-        f"{'peer s':>8s} {'ratio':>6s} {'pandas s':>9s} {'speed-up':>8s} {'agreement':>10s}"
+        f"{'peer s':>8s} {'ratio':>6s} {'cpu ratio':>9s} {'pandas s':>9s} {'speed-up':>8s} "
+        f"{'agreement':>10s}"
     )
     rows: dict[str, dict[str, Any]] = {}
     for feature in features:
@@ -334,15 +353,22 @@ def main() -> None:
         if not feature.startswith("frac_diff_ffd"):
             old = run_in_subprocess(__file__, f"pandas:{feature}")
         ratio = q["median_s"] / p["median_s"]
+        cpu_ratio = q["cpu_median_s"] / p["cpu_median_s"]
         old_s = f"{old['median_s']:9.3f}" if old else f"{'-':>9s}"
         speedup = f"{old['median_s'] / q['median_s']:7.1f}x" if old else f"{'-':>8s}"
         print(
             f"{feature:22s} {q['first_s']:8.3f} {q['median_s']:9.4f} {q['peak_rss_mb']:8.0f} "
-            f"{p['median_s']:8.4f} {ratio:6.2f} {old_s} {speedup} "
+            f"{p['median_s']:8.4f} {ratio:6.2f} {cpu_ratio:9.2f} {old_s} {speedup} "
             f"{q['agreement']:10.1e}",
             flush=True,
         )
-        rows[feature] = {"qresearch": q, "peer": p, "pandas": old, "ratio": ratio}
+        rows[feature] = {
+            "qresearch": q,
+            "peer": p,
+            "pandas": old,
+            "ratio": ratio,
+            "cpu_ratio": cpu_ratio,
+        }
     load_after = os.getloadavg()
     print(f"load average after: {load_after[0]:.2f} (1 min), {load_after[1]:.2f} (5 min)")
     print(json.dumps({"rows": rows, "load": [load_before, load_after]}))

@@ -7,7 +7,7 @@ all-NaN column, tiny and huge price scales, an odd number of columns). Measured:
 bit-identical (max difference 0) with pandas 3.1.
 
 TA-Lib (``talib``, a test/benchmark-only dependency) is compared where the
-definitions agree; see ``_TALIB_NOTES`` for where and why they differ.
+definitions agree; the comment above the TA-Lib tests says where and why they differ.
 """
 
 from __future__ import annotations
@@ -628,22 +628,20 @@ def test_ffd_fft_truncation_changes_only_rounding() -> None:
 
 
 # ------------------------------------------------------------------------ TA-Lib
-_TALIB_NOTES = """
-Where TA-Lib and qresearch agree (random gap-free panels, checked below):
-- bollinger = BBANDS(matype=0) (population std) to 1e-10 relative (TA-Lib sums x and
-  x^2; %b computed from its bands);
-- stochastic = STOCHF(fastd_matype=0) %K and %D to 1e-10, from the row where TA-Lib's
-  %D starts (it reports %K only from there); a zero high-low range is NaN here, 0 there;
-- rolling_volatility = STDDEV(ROCP(close, 1)) * sqrt(n / (n - 1)) (TA-Lib's std is the
-  population one) to 1e-9 relative;
-- rolling_zscore = (x - SMA) / (STDDEV * sqrt(n / (n - 1))) to 1e-9;
-- rsi / atr / adx with seed="sma" = RSI / ATR / ADX to 1e-10 (also on the bundled data,
-  test_technical.py).
-Where they differ by definition: EMA, MACD and the default seed="first" Wilder
-smoothing start from the first value, TA-Lib from the mean of the first `span`
-values (and MACD starts its fast EMA where the slow one starts); the difference
-decays as (1 - alpha)^n: below 1e-9 of the price from ~30 spans on.
-"""
+# Where TA-Lib and qresearch agree or differ (the checks below, on gap-free panels):
+# - bollinger = BBANDS(matype=0) (population std) to 1e-10 relative (TA-Lib sums x and
+#   x^2; %b computed from its bands);
+# - stochastic = STOCHF(fastd_matype=0) %K and %D to 1e-10, from the row where TA-Lib's
+#   %D starts (it reports %K only from there); a zero high-low range is NaN here, 0 there;
+# - rolling_volatility = STDDEV(ROCP(close, 1)) * sqrt(n / (n - 1)) (TA-Lib's std is the
+#   population one) to 1e-9 relative;
+# - rolling_zscore = (x - SMA) / (STDDEV * sqrt(n / (n - 1))) to 1e-9;
+# - rsi / atr / adx with seed="sma" = RSI / ATR / ADX to 1e-10 (also on the bundled data,
+#   test_technical.py).
+# Where they differ by definition: EMA, MACD and the default seed="first" Wilder
+# smoothing start from the first value, TA-Lib from the mean of the first `span`
+# values (and MACD starts its fast EMA where the slow one starts); the difference
+# decays as (1 - alpha)^n: below 1e-9 of the price from ~30 spans on.
 
 
 def _clean_ohlc(n_rows: int = 900, n_cols: int = 4, seed: int = 8) -> Bars:
