@@ -151,26 +151,34 @@ class BacktestResult:
         ``orders`` (count), ``fees`` (total paid) and ``turnover`` (annualized mean of
         :attr:`turnover`). A DataFrame (one column per portfolio) for sweeps.
         """
+        from qresearch.evaluation.metrics import _closed_trade_stats
         from qresearch.evaluation.metrics import stats as base_stats
 
-        def one(ret: pd.Series, fees: pd.Series, turn: pd.Series, n_orders: int) -> pd.Series:
-            s = base_stats(ret, periods_per_year, risk_free, trades=trades)
-            s["orders"] = n_orders
-            s["fees"] = float(fees.sum())
-            s["turnover"] = float(turn.mean() * periods_per_year)
-            return s
-
         if isinstance(self.equity, pd.Series):
-            trades = self.trades
-            return one(self.returns, self.fees_paid, self.turnover, len(self.orders))
-        trades = None  # per-combination trade statistics: see result.trades
+            s = base_stats(self.returns, periods_per_year, risk_free)
+            # The trade statistics straight from the orders, without the trades frame.
+            from qresearch.backtest.trades import closed_trades
+
+            out = {**s.to_dict(), **_closed_trade_stats(*closed_trades(self.orders, self.close))}
+            out["orders"] = len(self.orders)
+            out["fees"] = float(self.fees_paid.sum())
+            out["turnover"] = float(self.turnover.mean() * periods_per_year)
+            return pd.Series(out, name=s.name, dtype=object)
+        # All parameter combinations at once; per-combination trades: see result.trades.
+        table = base_stats(self.returns, periods_per_year, risk_free)
         keys = list(self.equity.columns.names)
-        counts = self.orders.groupby(keys, sort=False).size() if len(self.orders) else pd.Series()
-        cols = {}
-        for key in self.equity.columns:
-            n = int(counts.get(key, 0)) if len(counts) else 0
-            cols[key] = one(self.returns[key], self.fees_paid[key], self.turnover[key], n)
-        out = pd.DataFrame(cols)
+        counts = self.orders.groupby(keys, sort=False).size() if len(self.orders) else None
+        n_orders = [int(counts.get(key, 0)) if counts is not None else 0 for key in table.columns]
+        fees = self.fees_paid.sum().to_numpy()
+        turnover = self.turnover.mean().to_numpy() * periods_per_year
+        extra = np.empty((3, len(table.columns)), dtype=object)
+        extra[0], extra[1], extra[2] = n_orders, fees, turnover
+        out = pd.concat(
+            [
+                table,
+                pd.DataFrame(extra, index=["orders", "fees", "turnover"], columns=table.columns),
+            ]
+        )
         out.columns.names = keys
         return out
 

@@ -1,12 +1,19 @@
-"""Round-trip trades (flat -> position -> flat) reconstructed from order fills."""
+"""Round-trip trades (flat -> position -> flat) reconstructed from order fills.
+
+The fills are turned into integer and float arrays once; the numba kernel
+(:mod:`qresearch.backtest._nb_trades`) walks them in execution order and writes each
+trade straight into its output row.
+"""
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from qresearch.backtest import _nb_trades as K
 
 __all__ = ["TRADE_COLUMNS", "trades_from_fills"]
 
@@ -29,41 +36,108 @@ TRADE_COLUMNS = (
     "mfe",
 )
 
+Kernel = Callable[..., tuple[Any, ...]]
 
-def _close_trade(
-    t: dict[str, Any], exit_idx: int, last: np.ndarray, high: np.ndarray, low: np.ndarray
-) -> dict[str, Any]:
-    # Finish a trade: average prices, pnl and return (vectorbt's definitions), MAE/MFE.
-    size = t["entry_size"]
-    entry_price = t["entry_value"] / size
-    exit_price = t["exit_value"] / t["exit_size"] if t["exit_size"] > 0 else math.nan
-    if t["status"] == "open":
-        # Unrealized: the remaining size valued at the last known close.
-        remaining = size - t["exit_size"]
-        exit_value = t["exit_value"] + remaining * last[exit_idx]
-        exit_price = exit_value / size
-    sign = 1.0 if t["direction"] == "long" else -1.0
-    pnl = sign * (exit_price * size - entry_price * size) - t["entry_fees"] - t["exit_fees"]
-    lo = low[t["entry_idx"] : exit_idx + 1]
-    hi = high[t["entry_idx"] : exit_idx + 1]
-    worst = np.nanmin(lo) if sign > 0 else np.nanmax(hi)
-    best = np.nanmax(hi) if sign > 0 else np.nanmin(lo)
-    return {
-        "symbol": t["symbol"],
-        "direction": t["direction"],
-        "status": t["status"],
-        "entry_idx": t["entry_idx"],
-        "exit_idx": exit_idx,
-        "size": size,
-        "entry_price": entry_price,
-        "exit_price": exit_price,
-        "entry_fees": t["entry_fees"],
-        "exit_fees": t["exit_fees"],
-        "pnl": pnl,
-        "return": pnl / (entry_price * size),
-        "mae": sign * (worst / entry_price - 1.0),
-        "mfe": sign * (best / entry_price - 1.0),
-    }
+
+def _frozen(values: Any, dtype: Any) -> np.ndarray:
+    # A contiguous read-only array (no copy when possible), so that the compiled
+    # kernel always sees the same argument types.
+    a = np.ascontiguousarray(values, dtype=dtype)
+    if a.flags.writeable:
+        a = a.view()
+        a.flags.writeable = False
+    return a
+
+
+def _panel(panel: pd.DataFrame | None, close: pd.DataFrame, name: str) -> np.ndarray:
+    # A (C, T) float64 array of `panel` in close's column order.
+    if panel is None:
+        panel = close
+    elif not panel.columns.equals(close.columns):
+        panel = panel.loc[:, close.columns]
+    if panel.shape[0] != close.shape[0]:
+        raise ValueError(
+            f"{name} has {panel.shape[0]} rows but close has {close.shape[0]}; "
+            "pass panels on the same index."
+        )
+    return _frozen(panel.to_numpy(dtype=np.float64, na_value=np.nan).T, np.float64)
+
+
+def _run(
+    fills: pd.DataFrame,
+    close: pd.DataFrame,
+    high: pd.DataFrame | None,
+    low: pd.DataFrame | None,
+    group_columns: tuple[str, ...],
+    full: bool,
+    kernel: Kernel | None,
+) -> tuple[Any, ...]:
+    # The kernel's outputs for the fills (see trades_py); the numba kernel by default.
+    run = K.trades_nb if kernel is None else kernel
+    sym, uniques = pd.factorize(fills["symbol"])
+    if group_columns:
+        # Keys numbered in the order they first appear; rows with a NaN key are dropped.
+        ngroup = fills.groupby([*group_columns, "symbol"], sort=False).ngroup()
+        codes = ngroup.to_numpy(dtype=np.float64, na_value=np.nan)
+        key = np.where(np.isnan(codes), -1, codes).astype(np.int64)
+    else:
+        key = sym.astype(np.int64, copy=False)
+    used = key >= 0
+    n_keys = int(key.max()) + 1 if len(key) else 0
+    col_of_sym = close.columns.get_indexer(uniques)
+    if (col_of_sym < 0).any():
+        raise KeyError(uniques[int(np.flatnonzero(col_of_sym < 0)[0])])
+    row = close.index.get_indexer(fills["timestamp"])
+    if (row[used] < 0).any():
+        raise KeyError(fills["timestamp"].iloc[int(np.flatnonzero(used & (row < 0))[0])])
+    close_t = _panel(close, close, "close")
+    high_t = _panel(high, close, "high") if full and high is not None else close_t
+    low_t = _panel(low, close, "low") if full and low is not None else close_t
+    return run(
+        _frozen(key, np.int64),
+        _frozen(sym, np.int64),
+        _frozen(col_of_sym, np.int64),
+        _frozen((fills["side"] == "buy").to_numpy(dtype=np.bool_), np.bool_),
+        _frozen(row, np.int64),
+        _frozen(fills["size"].to_numpy(dtype=np.float64), np.float64),
+        _frozen(fills["price"].to_numpy(dtype=np.float64), np.float64),
+        _frozen(fills["fees"].to_numpy(dtype=np.float64), np.float64),
+        close_t,
+        high_t,
+        low_t,
+        n_keys,
+        full,
+    )
+
+
+def closed_trades(
+    fills: pd.DataFrame,
+    close: pd.DataFrame,
+    *,
+    group_columns: tuple[str, ...] = (),
+    kernel: Kernel | None = None,
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Return ``pnl``, ``return`` and ``duration_bars`` of the closed trades.
+
+    The same values, in the same order, as the rows of :func:`trades_from_fills`
+    with ``status == "closed"``, without building the trades frame (what
+    :func:`~qresearch.evaluation.metrics.trade_stats` reads).
+    """
+    if not len(fills):
+        empty = np.empty(0)
+        return pd.Series(empty), pd.Series(empty), pd.Series(empty.astype(np.int64))
+    out_f, out_i, _ = _run(fills, close, None, None, group_columns, False, kernel)
+    closed = out_i[K.I_CLOSED].astype(np.bool_)
+    return (
+        pd.Series(out_f[K.F_PNL][closed]),
+        pd.Series(out_f[K.F_RET][closed]),
+        pd.Series(out_i[K.I_EXIT][closed] - out_i[K.I_ENTRY][closed]),
+    )
+
+
+def _inferred(values: pd.Series) -> Any:
+    # The values as the array a frame built from Python objects would hold.
+    return pd.Series(values.tolist()).array
 
 
 def trades_from_fills(
@@ -93,83 +167,54 @@ def trades_from_fills(
     Returns
     -------
     DataFrame
-        Columns :data:`TRADE_COLUMNS` (plus ``group_columns`` first). A position that
-        flips sign in one fill closes one trade and opens the next at the same price,
-        the fee split by size. ``entry_price``/``exit_price`` are size-weighted averages
-        of the entry and exit fills; ``pnl = ±(exit - entry) * size - fees`` and
-        ``return = pnl / (entry_price * size)`` (vectorbt's definitions); open trades
-        are valued at the last close (``status="open"``). ``mae``/``mfe`` are the
-        worst/best excursion from the entry price over the holding bars, as returns
-        in the trade's direction.
+        Columns :data:`TRADE_COLUMNS` (plus ``group_columns`` first), grouped by key
+        (parameters and symbol) in the order the keys first trade, each key's trades
+        in time order. A position that flips sign in one fill closes one trade and
+        opens the next at the same price, the fee split by size. ``entry_price``/
+        ``exit_price`` are size-weighted averages of the entry and exit fills; ``pnl =
+        ±(exit - entry) * size - fees`` and ``return = pnl / (entry_price * size)``
+        (vectorbt's definitions); open trades are valued at the last close
+        (``status="open"``). ``mae``/``mfe`` are the worst/best excursion from the
+        entry price over the holding bars, as returns in the trade's direction.
     """
+    return _trades_frame(fills, close, high, low, group_columns=group_columns)
+
+
+def _trades_frame(
+    fills: pd.DataFrame,
+    close: pd.DataFrame,
+    high: pd.DataFrame | None = None,
+    low: pd.DataFrame | None = None,
+    *,
+    group_columns: tuple[str, ...] = (),
+    kernel: Kernel | None = None,
+) -> pd.DataFrame:
+    # trades_from_fills with a choice of kernel (the Python twin in tests).
+    names = [*group_columns, *TRADE_COLUMNS]
+    if not len(fills):
+        return pd.DataFrame(columns=names)
+    out_f, out_i, first_order = _run(fills, close, high, low, group_columns, True, kernel)
+    if not out_f.shape[1]:
+        return pd.DataFrame(columns=names)
     index = close.index
-    last_close = close.ffill()
-    high = close if high is None else high
-    low = close if low is None else low
-    pos_of = {ts: i for i, ts in enumerate(index)}
-    rows: list[dict[str, Any]] = []
-    keys = [*group_columns, "symbol"]
-    for key, part in fills.groupby(keys, sort=False) if len(fills) else []:
-        symbol = key[-1] if isinstance(key, tuple) else key
-        groups = dict(zip(group_columns, key[:-1], strict=True)) if group_columns else {}
-        col_last = last_close[symbol].to_numpy(np.float64)
-        col_high = high[symbol].to_numpy(np.float64)
-        col_low = low[symbol].to_numpy(np.float64)
-        pos = 0.0
-        trade: dict[str, Any] | None = None
-        for ts, side, size, price, fee in zip(
-            part["timestamp"], part["side"], part["size"], part["price"], part["fees"], strict=True
-        ):
-            i = pos_of[ts]
-            delta = size if side == "buy" else -size
-            remaining, fee_left = size, fee
-            if trade is not None and np.sign(delta) != np.sign(pos):
-                closing = min(remaining, abs(pos))
-                share = fee_left * closing / remaining
-                trade["exit_size"] += closing
-                trade["exit_value"] += closing * price
-                trade["exit_fees"] += share
-                remaining -= closing
-                fee_left -= share
-                pos += math.copysign(closing, delta)
-                if abs(pos) <= 1e-9 * max(trade["entry_size"], 1e-12):
-                    pos = 0.0
-                    trade["status"] = "closed"
-                    rows.append({**groups, **_close_trade(trade, i, col_last, col_high, col_low)})
-                    trade = None
-            if remaining > 1e-12 * max(size, 1.0):
-                if trade is None:
-                    trade = {
-                        "symbol": symbol,
-                        "direction": "long" if delta > 0 else "short",
-                        "status": "open",
-                        "entry_idx": i,
-                        "entry_size": 0.0,
-                        "entry_value": 0.0,
-                        "entry_fees": 0.0,
-                        "exit_size": 0.0,
-                        "exit_value": 0.0,
-                        "exit_fees": 0.0,
-                    }
-                trade["entry_size"] += remaining
-                trade["entry_value"] += remaining * price
-                trade["entry_fees"] += fee_left
-                pos += math.copysign(remaining, delta)
-        if trade is not None:
-            row = _close_trade(trade, len(index) - 1, col_last, col_high, col_low)
-            row["exit_idx"] = -1
-            rows.append({**groups, **row})
-    if not rows:
-        return pd.DataFrame(columns=[*group_columns, *TRADE_COLUMNS])
-    out = pd.DataFrame(rows)
-    entry_idx = out.pop("entry_idx").to_numpy()
-    exit_idx = out.pop("exit_idx").to_numpy()
-    out["entry_time"] = index[entry_idx]
-    closed = exit_idx >= 0
-    exit_time = pd.Series(pd.NaT, index=out.index, dtype=index.dtype)
-    exit_time[closed] = index[exit_idx[closed]]
-    out["exit_time"] = exit_time
-    end_idx = np.where(closed, exit_idx, len(index) - 1)
-    out["duration_bars"] = end_idx - entry_idx
-    out["duration"] = index[end_idx] - index[entry_idx]
-    return out[[*group_columns, *TRADE_COLUMNS]]
+    entry, exit_ = out_i[K.I_ENTRY], out_i[K.I_EXIT]
+    end = np.where(exit_ >= 0, exit_, len(index) - 1)
+    columns: dict[str, Any] = {}
+    for name in (*group_columns, "symbol"):
+        columns[name] = _inferred(fills[name].take(first_order)).take(out_i[K.I_RANK])
+    columns["direction"] = _inferred(pd.Series(["short", "long"])).take(out_i[K.I_LONG])
+    columns["status"] = _inferred(pd.Series(["open", "closed"])).take(out_i[K.I_CLOSED])
+    columns["entry_time"] = index.take(entry)
+    columns["exit_time"] = index.array.take(exit_, allow_fill=True)
+    columns["size"] = out_f[K.F_SIZE]
+    columns["entry_price"] = out_f[K.F_ENTRY_PRICE]
+    columns["exit_price"] = out_f[K.F_EXIT_PRICE]
+    columns["entry_fees"] = out_f[K.F_ENTRY_FEES]
+    columns["exit_fees"] = out_f[K.F_EXIT_FEES]
+    columns["pnl"] = out_f[K.F_PNL]
+    columns["return"] = out_f[K.F_RET]
+    columns["duration_bars"] = end - entry
+    columns["duration"] = index.take(end) - index.take(entry)
+    columns["mae"] = out_f[K.F_MAE]
+    columns["mfe"] = out_f[K.F_MFE]
+    return pd.DataFrame({name: columns[name] for name in names}, copy=False)

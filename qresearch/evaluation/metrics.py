@@ -484,19 +484,194 @@ def stats(
     rf = _risk_free(risk_free, "stats")
     c = _confidence(confidence, "stats")
     f, is_series = _frame(returns, "stats")
-    counts = f.count()
-    if (counts == 0).any():
-        empty = counts.index[counts.to_numpy() == 0][0]
-        where = "" if is_series else f" in column {empty!r}"
-        raise ParameterError(
-            f"returns has no non-NaN value{where}; nothing to evaluate. Drop empty "
-            "portfolios first, e.g. returns.dropna(axis=1, how='all')."
-        )
     if trades is not None and not is_series:
         raise ParameterError(
             "trades describes one portfolio but returns is a DataFrame of "
             f"{f.shape[1]} portfolios; call stats(returns[col], trades=...) per portfolio."
         )
+    rows = _stats_rows(f, is_series, p, rf, c)
+    if not is_series:
+        return _object_table(rows, f.columns)
+    out = {key: _python(values[0]) for key, values in rows.items()}
+    if trades is not None:
+        out.update(trade_stats(trades).to_dict())
+    return pd.Series(out, name=returns.name, dtype=object)
+
+
+def _object_table(rows: dict[str, np.ndarray], columns: pd.Index) -> pd.DataFrame:
+    # One row per statistic, one column per portfolio, of Python objects.
+    table = np.empty((len(rows), len(columns)), dtype=object)
+    for i, values in enumerate(rows.values()):
+        table[i] = values  # NumPy numbers become Python ints and floats
+    return pd.DataFrame(table, index=pd.Index(list(rows)), columns=columns)
+
+
+def _refuse_empty(counts: np.ndarray, columns: pd.Index, is_series: bool) -> None:
+    if (counts == 0).any():
+        empty = columns[int(np.flatnonzero(counts == 0)[0])]
+        where = "" if is_series else f" in column {empty!r}"
+        raise ParameterError(
+            f"returns has no non-NaN value{where}; nothing to evaluate. Drop empty "
+            "portfolios first, e.g. returns.dropna(axis=1, how='all')."
+        )
+
+
+def _nanstd(z: np.ndarray, nan: np.ndarray | None, n: np.ndarray, buf: np.ndarray) -> np.ndarray:
+    # pandas' two-pass ddof=1 standard deviation of each row of z (NaN zeroed, `nan`
+    # marks them), NaN with fewer than 2 values; `buf` is scratch space.
+    count = n.astype(np.float64)
+    d = count - 1.0
+    few = count <= 1.0
+    count[few] = np.nan
+    d[few] = np.nan
+    avg = z.sum(axis=1) / count
+    np.subtract(avg[:, None], z, out=buf)
+    np.square(buf, out=buf)
+    if nan is not None:
+        buf[nan] = 0.0
+    return np.sqrt(buf.sum(axis=1) / d)
+
+
+def _snap(sd: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    # A dispersion within DISPERSION_RTOL of the scale is rounding residue: 0.
+    return np.where(sd <= DISPERSION_RTOL * scale, 0.0, sd)
+
+
+def _positive(values: np.ndarray) -> np.ndarray:
+    return np.where(values > 0, values, np.nan)
+
+
+def _quantile_rows(x: np.ndarray, nan: np.ndarray | None, n: np.ndarray, q: float) -> np.ndarray:
+    # numpy's linear quantile of each row's non-NaN values (what pandas computes per
+    # column; the same interpolation), rows with the same count partitioned together.
+    out = np.empty(x.shape[0])
+    groups: list[tuple[Any, int]]
+    if nan is None:
+        groups = [(slice(None), x.shape[1])]
+    else:
+        groups = [(np.flatnonzero(n == m), int(m)) for m in np.unique(n)]
+    for rows, m in groups:
+        sub = x if nan is None else x[rows][~nan[rows]].reshape(-1, m)
+        virtual = (m - 1) * q
+        if virtual >= m - 1:
+            # numpy takes the largest value (its "previous index" is then -1).
+            lo = hi = m - 1
+            gamma = virtual + 1.0
+        else:
+            lo = math.floor(virtual)
+            hi = lo + 1
+            gamma = virtual - lo
+        # One selection: the hi-th value, and the largest value before it.
+        part = np.partition(sub, hi, axis=1)
+        b = part[:, hi]
+        a = part[:, :hi].max(axis=1) if lo < hi else b
+        diff = b - a
+        out[rows] = b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma
+    return out
+
+
+def _stats_rows(
+    f: pd.DataFrame, is_series: bool, p: float, risk_free: float, confidence: float
+) -> dict[str, np.ndarray]:
+    # Every statistic of stats() for all columns at once, one array per statistic,
+    # with the same floating-point operations as the pandas reductions they replace.
+    # Rows of x are portfolios; NaN returns are skipped (zeroed in z where summed).
+    x = np.ascontiguousarray(f.to_numpy(dtype=np.float64).T)
+    n_cols, n_rows = x.shape
+    nan_mask = np.isnan(x)
+    nan = nan_mask if nan_mask.any() else None
+    if nan is None:
+        n = np.full(n_cols, n_rows)
+        first = np.zeros(n_cols, dtype=np.intp)
+        last = np.full(n_cols, n_rows - 1)
+        z = x
+    else:
+        n = n_rows - np.count_nonzero(nan, axis=1)
+        notna = ~nan
+        first = notna.argmax(axis=1)
+        last = n_rows - 1 - notna[:, ::-1].argmax(axis=1)
+        z = np.where(nan, 0.0, x)
+    _refuse_empty(n, f.columns, is_series)
+    del nan_mask
+    buf = np.empty_like(x)
+    rf_p = _per_period_rf(risk_free, p)
+    alpha = 1.0 - confidence
+    root_p = math.sqrt(p)
+
+    mean = z.sum(axis=1) / n
+    abs_max = np.maximum(z.max(axis=1), -z.min(axis=1))
+    sd = _snap(_nanstd(z, nan, n, buf), abs_max)
+    # Compounded equity (1 before the first return) and its drawdown from the peak.
+    equity = np.add(z, 1.0, out=buf)
+    wealth = equity.prod(axis=1)
+    np.cumprod(equity, axis=1, out=equity)
+    peak = np.maximum(equity, 1.0)
+    np.maximum.accumulate(peak, axis=1, out=peak)
+    np.divide(equity, peak, out=equity)
+    max_dd = np.minimum(equity.min(axis=1) - 1.0, 0.0)
+    cagr = np.where(wealth >= 0, wealth, np.nan) ** (p / n) - 1.0
+    # Excess returns over the per-period risk-free rate.
+    if rf_p == 0.0:
+        xz, x_mean, x_sd, scale_rf = z, mean, sd, abs_max
+    else:
+        xz = np.subtract(z, rf_p, out=peak)
+        if nan is not None:
+            xz[nan] = 0.0
+        x_mean = xz.sum(axis=1) / n
+        scale_rf = np.maximum(abs_max, abs(rf_p))
+        x_sd = _snap(_nanstd(xz, nan, n, buf), scale_rf)
+    down = np.minimum(xz, 0.0, out=buf)
+    np.square(down, out=down)
+    downside = _snap(np.sqrt(down.sum(axis=1) / n), scale_rf)
+    del peak, xz, down
+    z_alpha = NormalDist().inv_cdf(alpha)
+    density = math.exp(-0.5 * z_alpha * z_alpha) / math.sqrt(2.0 * math.pi)
+    var_hist = _quantile_rows(x, nan, n, alpha)
+    # Historical CVaR: the mean of the returns at or below the historical VaR.
+    tail = x <= var_hist[:, None]
+    in_tail = buf
+    in_tail.fill(0.0)
+    np.copyto(in_tail, x, where=tail)
+    nonzero = np.count_nonzero(z, axis=1)  # NaN were zeroed
+    moments = pd.DataFrame(x.T, copy=False)
+    return {
+        "start": pd.Series(f.index[first], dtype=object).to_numpy(),
+        "end": pd.Series(f.index[last], dtype=object).to_numpy(),
+        "periods": n,
+        "total_return": wealth - 1.0,
+        "cagr": cagr,
+        "volatility": sd * root_p,
+        "sharpe": x_mean / _positive(x_sd) * root_p,
+        "sortino": x_mean / _positive(downside) * root_p,
+        "max_drawdown": max_dd,
+        "calmar": cagr / np.where(max_dd < 0, np.abs(max_dd), np.nan),
+        "skew": moments.skew().to_numpy(),
+        "kurtosis": moments.kurt().to_numpy(),
+        "var": mean + sd * z_alpha,
+        "cvar": mean - sd * density / alpha,
+        "var_historical": var_hist,
+        "cvar_historical": in_tail.sum(axis=1) / np.count_nonzero(tail, axis=1),
+        "win_rate": np.count_nonzero(x > 0.0, axis=1) / np.where(nonzero > 0, nonzero, np.nan),
+        "best": np.fmax.reduce(x, axis=1),
+        "worst": np.fmin.reduce(x, axis=1),
+    }
+
+
+def _stats_reference(
+    returns: pd.Series | pd.DataFrame,
+    periods_per_year: float = 252,
+    risk_free: float = 0.0,
+    *,
+    confidence: float = 0.95,
+) -> pd.Series | pd.DataFrame:
+    # The pandas implementation stats() replaced (one pandas reduction per metric),
+    # kept as the reference the vectorized one is tested against.
+    p = _periods(periods_per_year, "stats")
+    rf = _risk_free(risk_free, "stats")
+    c = _confidence(confidence, "stats")
+    f, is_series = _frame(returns, "stats")
+    counts = f.count()
+    _refuse_empty(counts.to_numpy(), f.columns, is_series)
     notna = f.notna().to_numpy()
     first = notna.argmax(axis=0)
     last = len(f) - 1 - notna[::-1].argmax(axis=0)
@@ -529,8 +704,6 @@ def stats(
         )
         return table.T
     out = {key: _python(values.iloc[0]) for key, values in rows.items()}
-    if trades is not None:
-        out.update(trade_stats(trades).to_dict())
     return pd.Series(out, name=returns.name, dtype=object)
 
 
@@ -568,10 +741,19 @@ def trade_stats(trades: pd.DataFrame) -> pd.Series:
     missing = [c for c in ("pnl", "return", "status", "duration_bars") if c not in trades.columns]
     if missing:
         raise ParameterError(f"trades is missing columns {missing}; pass BacktestResult.trades.")
-    closed = trades[trades["status"] == "closed"]
-    pnl = closed["pnl"].astype("float64")
+    closed = (trades["status"] == "closed").to_numpy(dtype=np.bool_)
+    return _closed_trade_stats(
+        pd.Series(trades["pnl"].to_numpy()[closed]),
+        pd.Series(trades["return"].to_numpy()[closed]),
+        pd.Series(trades["duration_bars"].to_numpy()[closed]),
+    )
+
+
+def _closed_trade_stats(pnl: pd.Series, ret: pd.Series, bars: pd.Series) -> pd.Series:
+    # trade_stats of the closed trades' pnl, return and duration_bars.
+    pnl = pnl.astype("float64")
     wins, losses = pnl[pnl > 0].sum(), -pnl[pnl < 0].sum()
-    n = len(closed)
+    n = len(pnl)
     return pd.Series(
         {
             "trades": n,
@@ -580,10 +762,10 @@ def trade_stats(trades: pd.DataFrame) -> pd.Series:
             if losses > 0
             else (math.inf if wins > 0 else math.nan),
             "expectancy": float(pnl.mean()) if n else math.nan,
-            "avg_trade_return": float(closed["return"].mean()) if n else math.nan,
-            "best_trade": float(closed["return"].max()) if n else math.nan,
-            "worst_trade": float(closed["return"].min()) if n else math.nan,
-            "avg_holding_bars": float(closed["duration_bars"].mean()) if n else math.nan,
+            "avg_trade_return": float(ret.mean()) if n else math.nan,
+            "best_trade": float(ret.max()) if n else math.nan,
+            "worst_trade": float(ret.min()) if n else math.nan,
+            "avg_holding_bars": float(bars.mean()) if n else math.nan,
         },
         dtype=object,
     )
