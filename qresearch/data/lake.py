@@ -44,31 +44,35 @@ Layout (lake format 2; the year files are the data, each carrying its own index)
 
 **Why this layout.** Researchers mostly read a whole field as a dates x symbols
 panel, everything, a date range of a few symbols, or one cross-section. Measured on
-2520 sessions x 1000 symbols of OHLCV (see ``benchmarks/bench_lake.py``; load
-average about 2-4 on 2 shared cores, so +-20 %):
+2520 sessions x 1000 symbols of OHLCV with ``benchmarks/bench_lake.py`` (seconds,
+median of 5; 2 shared cores at load average 5-6, so +-30 %; the old layout's row is
+from an earlier, quieter run):
 
-==========================  =========  ==========  ========  ===========  ==========
-layout                      write      read_panel  read all  10 sym x 2y  one day
-==========================  =========  ==========  ========  ===========  ==========
-file per (symbol, year)     10.4 s     4.1 s       5.1 s     0.62 s       0.84 s
-wide file per field, year   @WIDE@
-long year file (chosen)     @LONG@
-==========================  =========  ==========  ========  ===========  ==========
+===========================  =====  ==========  ========  ===========  =======
+layout                       write  read_panel  read all  10 sym x 2y  one day
+===========================  =====  ==========  ========  ===========  =======
+file per (symbol, year)      10.4   4.1         5.1       0.62         0.84
+wide file per field & year   9.97   0.80        4.86      0.196        0.474
+long year file (pandas)      2.69   0.63        1.65      0.105        0.040
+ArcticDB, wide per field     0.59   0.025       0.273     0.040        0.222
+long year file (this)        1.25   0.029       0.233     0.023        0.044
+===========================  =====  ==========  ========  ===========  =======
 
 The old layout (one file per symbol and year: 10,000 files) paid per-file costs on
-every read. Wide files (symbols as columns, one per field and year) read a panel fast
-but write slowly, store a ragged universe as mostly-null columns, make every upsert
-of one symbol rewrite five files per year, and their footers grow with the number of
-columns. Long year files need one file open per year; the values of one field are
-one contiguous column; a few symbols prune to their row groups; an upsert rewrites
-only the year files it touches. Row groups of 8192 rows were measured against 2048
-(@RG2K@) and 65536 (@RG64K@): small groups help the few-symbol read, large ones the
-write. Reads never decode the symbol column (the index gives each symbol's row range)
-and never pivot with pandas: each year's rows are scattered with numpy into a
-symbol-major grid whose transpose is the panel (a zero-copy DataFrame); when every
-symbol of a year holds the same timestamps (known from the index) a year is one
-reshape copy. Intraday bars also go into year files (one file per year; month files
-would bound the rewrite of a minute-bar upsert, and are left for later).
+every read. Wide files (symbols as columns, one per field and year) write slowly,
+store a ragged universe as mostly-null columns, make every upsert of one symbol
+rewrite five files per year, and their footers grow with the number of columns. Long
+year files need one file open per year; the values of one field are one contiguous
+column; a few symbols prune to their row groups; an upsert rewrites only the year
+files it touches. Row groups of 8192 rows were measured against 2048 (``read_panel``
+about 1.5x the CPU, no gain on the few-symbol read) and 65536 (the few-symbol read
+about 1.5x the CPU). Reads never decode the symbol column (the index gives each
+symbol's row range) and never pivot with pandas: each year's rows are placed with
+numpy into a symbol-major grid whose transpose is the panel (a zero-copy DataFrame);
+when every symbol of a year holds the same timestamps (known from the index) a year is
+one reshape copy per row group, and only the first symbol's timestamps are decoded.
+Intraday bars also go into year files (month files would bound the rewrite of a
+minute-bar upsert; not done yet).
 
 **Upserts.** A write groups its rows by year; for each touched year it reads the year
 file (timestamps and values, not the symbols), merges (``"upsert"``: on the same
@@ -437,6 +441,100 @@ def _assemble(
             grids = dict(zip(present, pool.map(fill, present), strict=True))
     else:
         grids = {f: fill(f) for f in present}
+    return stamps, {f: (grids[f].T if f in grids else None) for f in fields}
+
+
+def _dense_plan(
+    of: OpenFile,
+    code_of: dict[str, int],
+    fields: Sequence[str],
+    lo_us: int | None,
+    hi_us: int | None,
+) -> tuple[np.ndarray, list[str]] | None:
+    # When a read takes every symbol of a year file, every symbol holds the same
+    # timestamps and no bound cuts the year: (output codes, fields to read); else None.
+    index = of.index
+    if not index.symbols or not all(s in code_of for s in index.symbols):
+        return None
+    if not (index.counts == index.n_stamps).all():
+        return None
+    if (lo_us is not None and int(index.first_us.min()) < lo_us) or (
+        hi_us is not None and int(index.last_us.max()) > hi_us
+    ):
+        return None
+    here = [f for f in fields if f != "adj_close" or index.adj_counts.any()]
+    return np.array([code_of[s] for s in index.symbols], dtype=np.int64), here
+
+
+def _stream_dense(
+    opened: list[OpenFile],
+    plans: list[tuple[np.ndarray, list[str]]],
+    n_out: int,
+    fields: Sequence[str],
+) -> tuple[np.ndarray, dict[str, np.ndarray | None]]:
+    # Read dense year files batch by batch straight into the grids: the decoded Arrow
+    # buffers stay small (and reused), only the grids are new memory.
+    heads = []
+    for of in opened:
+        n = of.index.n_stamps
+        bounds = files_mod.group_starts(of)
+        head = read_columns(of, ["timestamp"], list(range(int(np.searchsorted(bounds, n)))))
+        heads.append(_column_numpy(head, "timestamp")[:n])
+    stamps = np.concatenate(heads)
+    offsets = np.concatenate([[0], np.cumsum([len(h) for h in heads])]).tolist()
+    present = [f for f in fields if any(f in here for _, here in plans)]
+    covered = all(len(codes) == n_out for codes, _ in plans)  # codes are unique
+    grids = {
+        f: np.empty((n_out, len(stamps)))
+        if covered and all(f in here for _, here in plans)
+        else np.full((n_out, len(stamps)), np.nan)
+        for f in present
+    }
+
+    def fill(i: int) -> None:
+        import pyarrow as pa
+
+        of, (codes, here) = opened[i], plans[i]
+        n, off = len(heads[i]), offsets[i]
+        if not here:
+            return
+        contiguous = bool((np.diff(codes) == 1).all())
+        start = 0
+        try:
+            batches = of.reader.iter_batches(
+                batch_size=n * max(1, 65536 // n), columns=here, use_threads=False
+            )
+            for batch in batches:
+                m = batch.num_rows
+                aligned = start % n == 0 and m % n == 0
+                if aligned:
+                    rows = codes[start // n : (start + m) // n]
+                    target: Any = (
+                        slice(int(rows[0]), int(rows[0]) + len(rows)) if contiguous else rows
+                    )
+                else:
+                    at = np.arange(start, start + m)
+                    cols, spots = codes[at // n], off + at % n
+                for k, f in enumerate(here):
+                    piece = np.asarray(
+                        batch.column(k).to_numpy(zero_copy_only=False), dtype=np.float64
+                    )
+                    if aligned:
+                        grids[f][target, off : off + n] = piece.reshape(-1, n)
+                    else:
+                        grids[f][cols, spots] = piece
+                start += m
+        except (pa.ArrowException, OSError) as exc:
+            raise LakeError(
+                f"Reading the lake file {str(of.path)!r} failed ({exc}); it is damaged: "
+                f"{files_mod._FIX}."
+            ) from exc
+
+    if len(opened) > 1:
+        with ThreadPoolExecutor(max_workers=_workers(len(opened))) as pool:
+            list(pool.map(fill, range(len(opened))))
+    elif opened:
+        fill(0)
     return stamps, {f: (grids[f].T if f in grids else None) for f in fields}
 
 
@@ -1307,7 +1405,9 @@ class Lake:
         fields: Sequence[str],
         func: str,
     ) -> tuple[pd.DatetimeIndex, list[str], dict[str, np.ndarray | None]]:
-        def query() -> tuple[pa.DataType, list[str], list[_Chunk]]:
+        def query() -> tuple[
+            pa.DataType, list[str], list[_Chunk] | tuple[np.ndarray, dict[str, np.ndarray | None]]
+        ]:
             if self.layout == 1:
                 return self._load_legacy(symbols, start, end, fields, func)
             listed = self._store.list_files()
@@ -1334,6 +1434,10 @@ class Lake:
                 )
                 code_of = {s: i for i, s in enumerate(order)}
                 lo_us, hi_us = _bound_us(lo, ts_type), _bound_us(hi, ts_type)
+                plans = [_dense_plan(of, code_of, fields, lo_us, hi_us) for of in opened]
+                if opened and all(plan is not None for plan in plans):
+                    done = _stream_dense(opened, plans, len(order), fields)  # type: ignore[arg-type]
+                    return ts_type, order, done
                 inside = opened
                 if len(inside) > 1:
                     with ThreadPoolExecutor(max_workers=_workers(len(inside))) as pool:
@@ -1350,8 +1454,8 @@ class Lake:
                     of.close()
             return ts_type, order, [c for c in got if c is not None]
 
-        ts_type, order, chunks = self._read_retrying(query)
-        stamps, values = _assemble(chunks, len(order), fields)
+        ts_type, order, got = self._read_retrying(query)
+        stamps, values = got if isinstance(got, tuple) else _assemble(got, len(order), fields)
         return _to_index(stamps, ts_type), order, values
 
     def _load_legacy(

@@ -116,6 +116,37 @@ def test_pruned_reads_match_the_panel(small_groups: None, tmp_path: Path) -> Non
         pd.testing.assert_frame_equal(panel, got.high)
 
 
+@pytest.mark.parametrize("group_rows", [40, 100, 8192])
+def test_dense_full_reads_stream_into_the_panel(
+    group_rows: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every symbol holds every date: full reads take the streaming path, whether the
+    # symbol blocks (about 250 rows a year) span row groups or share them.
+    monkeypatch.setattr(lake_files, "ROW_GROUP_ROWS", group_rows)
+    bars = make_bars(n_rows=600, n_symbols=7, ragged=False)
+    lake = Lake(tmp_path)
+    lake.write(bars)
+    pd.testing.assert_frame_equal(lake.read().close, bars.close, check_freq=False)
+    assert lake.read().equals(bars)
+    got = lake.read(symbols=["S006", "S000", "S001", "S002", "S003", "S004", "S005"])
+    assert got.equals(bars.select(symbols=got.symbols))
+    inner = lake.read_panel("low", start="2016-01-01", end="2016-12-31")
+    pd.testing.assert_frame_equal(inner, bars.low.loc["2016"], check_freq=False)
+    # A symbol missing from one year: that year is not dense for a full read.
+    lake.write(
+        pd.DataFrame(
+            {
+                "timestamp": pd.to_datetime(["2016-07-01"]),
+                "symbol": ["X"],
+                **{f: [1.0] for f in FIELDS},
+            }
+        )
+    )
+    back = lake.read()
+    assert back.close["X"].notna().sum() == 1
+    pd.testing.assert_frame_equal(back.close[bars.symbols], bars.close, check_freq=False)
+
+
 def test_few_symbol_reads_decode_only_their_row_groups(
     small_groups: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
