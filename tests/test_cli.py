@@ -54,7 +54,7 @@ def test_demo_writes_reports_and_lake(tmp_path: Path, capsys: pytest.CaptureFixt
     assert len(manifest["config_id"]) == 12 and len(manifest["data_fingerprint"]) == 16
     coverage = pd.read_csv(out / "coverage.csv", index_col=0)
     assert coverage.loc["ORCL", "rows"] == 5036 and coverage.loc["NVDA", "rows"] == 4012
-    assert (lake / "symbol=ORCL").is_dir()
+    assert (lake / "year=2014" / "data.parquet").is_file()  # year files, every symbol
     printed = capsys.readouterr().out
     assert "round trip OK" in printed and "unexplained: 0" in printed
     # Idempotent: a second run upserts the same rows, never duplicates.
@@ -292,7 +292,7 @@ def test_tilde_in_paths_is_the_home_folder(
         "Date,Open,High,Low,Close,Volume\n2020-01-02,10,11,9,10.5,1000\n"
     )
     assert main(["ingest", "~/abc-2020.csv", "--lake", "~/lake"]) == 0
-    assert (tmp_path / "lake" / "symbol=ABC").is_dir()
+    assert (tmp_path / "lake" / "year=2020" / "data.parquet").is_file()
     assert main(["coverage", "--lake", "~/lake"]) == 0
     assert "ABC" in capsys.readouterr().out
     assert main(["tearsheet", "~/missing.csv"]) == 2

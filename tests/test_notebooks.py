@@ -76,7 +76,7 @@ def test_notebook_runs_under_papermill(name: str, params: dict, tmp_path: Path) 
     ]
     assert not warnings
     if name.startswith("01"):
-        assert (tmp_path / "lake" / "symbol=ORCL").is_dir()
+        assert (tmp_path / "lake" / "year=2013" / "data.parquet").is_file()
     elif name.startswith("04"):
         import pandas as pd
 
