@@ -45,17 +45,17 @@ Layout (lake format 2; the year files are the data, each carrying its own index)
 **Why this layout.** Researchers mostly read a whole field as a dates x symbols
 panel, everything, a date range of a few symbols, or one cross-section. Measured on
 2520 sessions x 1000 symbols of OHLCV with ``benchmarks/bench_lake.py`` (seconds,
-median of 5; 2 shared cores at load average 5-6, so +-30 %; the old layout's row is
-from an earlier, quieter run):
+median of 5; 2 cores shared with other jobs at load average 3.1-3.4, so +-30 %; the
+old layout's row is from an earlier, quieter run):
 
 ===========================  =====  ==========  ========  ===========  =======
 layout                       write  read_panel  read all  10 sym x 2y  one day
 ===========================  =====  ==========  ========  ===========  =======
 file per (symbol, year)      10.4   4.1         5.1       0.62         0.84
-wide file per field & year   9.97   0.80        4.86      0.196        0.474
-long year file (pandas)      2.69   0.63        1.65      0.105        0.040
-ArcticDB, wide per field     0.59   0.025       0.273     0.040        0.222
-long year file (this)        1.25   0.029       0.233     0.023        0.044
+wide file per field & year   6.87   0.50        2.48      0.166        0.297
+long year file (pandas)      1.42   0.229       0.921     0.073        0.022
+ArcticDB, wide per field     0.70   0.024       0.134     0.037        0.141
+long year file (this)        0.61   0.039       0.118     0.022        0.032
 ===========================  =====  ==========  ========  ===========  =======
 
 The old layout (one file per symbol and year: 10,000 files) paid per-file costs on
