@@ -1,4 +1,6 @@
-"""The ``qresearch`` command: demo, ingest, coverage, tearsheet, samples, run, runs, sweep, paper.
+"""The ``qresearch`` command-line tool.
+
+Commands: demo, ingest, migrate, coverage, tearsheet, samples, run, runs, sweep, paper.
 
 Run ``qresearch --help`` for the commands and ``qresearch CMD --help`` for options.
 
@@ -128,6 +130,9 @@ def run_demo(out_dir: str | Path = "reports/demo", lake_root: str | Path = "data
 
         t = step(f"ingest into the Parquet lake at {config.lake_root}")
         lake = Lake(config.lake_root)
+        if lake.layout == 1:  # a lake an earlier release wrote: convert it first
+            migrated = lake.migrate()
+            print(f"       migrated the lake to year files ({int(migrated['rows'].sum())} rows)")
         lake.write(bars)
         timings["lake_write"] = time.perf_counter() - t
 
@@ -429,6 +434,20 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     _check_writable_folder(args.lake, "--lake")
     summary = ingest(args.paths, Lake(args.lake), format=args.format, mode=args.mode)
     print(summary.to_string())
+    return 0
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from qresearch.data import Lake
+
+    lake = Lake(args.lake)
+    if lake.layout == 2:
+        lake.migrate()  # removes leftovers of an interrupted migration, if any
+        print(f"{args.lake}: already in the year-file layout; nothing to migrate")
+        return 0
+    table = lake.migrate()
+    print(table.to_string(index=False))
+    print(f"{args.lake}: migrated {int(table['rows'].sum())} rows into {len(table)} year files")
     return 0
 
 
@@ -1030,6 +1049,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="auto", choices=["auto", "yahoo", "long"])
     p.add_argument("--mode", default="upsert", choices=["upsert", "replace"])
     p.set_defaults(func=_cmd_ingest)
+
+    p = sub.add_parser(
+        "migrate",
+        help="convert a lake written by an earlier release to the year-file layout",
+        description=(
+            "Rewrite a lake in the old layout (symbol=<S>/year=<Y>/data.parquet) as one "
+            "Parquet file per year holding every symbol, under the writer lock; every row "
+            "is checked before the old folders are removed. Example:\n"
+            "  qresearch migrate --lake data/lake"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--lake", type=_path, default="data/lake", help="lake folder (data/lake)")
+    p.set_defaults(func=_cmd_migrate)
 
     p = sub.add_parser("coverage", help="print first/last timestamp and rows per symbol")
     p.add_argument("--lake", type=_path, default="data/lake", help="lake folder (data/lake)")

@@ -435,3 +435,22 @@ def test_delete_works_on_the_old_layout(sample_bars: Bars, tmp_path: Path) -> No
     assert lake.layout == 1 and lake.symbols() == ["ORCL", "YHOO"]
     lake.migrate()
     assert lake.read().equals(bars.select(symbols=["ORCL", "YHOO"]))
+
+
+def test_cli_migrate_converts_an_old_lake(
+    sample_bars: Bars, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from qresearch.cli import main
+
+    bars = sample_bars.select(end="2001-12-31")
+    _write_old_layout(tmp_path, bars)
+    before = Lake(tmp_path).read()
+    assert Lake(tmp_path).layout == 1
+    assert main(["migrate", "--lake", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"migrated {len(bars.to_long())} rows" in out
+    lake = Lake(tmp_path)
+    assert lake.layout == 2 and lake.read().equals(before)
+    assert not list(tmp_path.glob("symbol=*"))
+    assert main(["migrate", "--lake", str(tmp_path)]) == 0
+    assert "nothing to migrate" in capsys.readouterr().out
