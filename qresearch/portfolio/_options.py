@@ -19,6 +19,8 @@ _HC_OPTIONS: dict[str, Any] = {
 _OPTIONS: dict[str, dict[str, Any]] = {
     "hrp": _HC_OPTIONS,
     "herc": _HC_OPTIONS,
+    "hrp_riskfolio": _HC_OPTIONS,
+    "herc_riskfolio": _HC_OPTIONS,
     "risk_parity": {"budget": None, "risk_measure": "MV", "alpha": 0.05},
     "mean_variance": {
         "objective": "Sharpe",
@@ -41,6 +43,8 @@ _OPTIONS: dict[str, dict[str, Any]] = {
     "equal": {},
     "inverse_vol": {},
 }
+# riskfolio-lib's HCPortfolio rules: native (hrp, herc) or riskfolio itself.
+_HIERARCHICAL = ("hrp", "herc", "hrp_riskfolio", "herc_riskfolio")
 _OBJECTIVES = ("Sharpe", "MinRisk", "Utility", "MaxRet")
 _RISK_MEASURES = ("MV", "CVaR", "CDaR")
 _CODEPENDENCES = (
@@ -69,9 +73,9 @@ def method_options(name: str, method: str, method_kw: dict[str, Any]) -> dict[st
             f"{sorted(allowed) or 'none'}."
         )
     opts = {**allowed, **method_kw}
-    if name in ("hrp", "herc", "hrp_pypfopt"):
+    if name in (*_HIERARCHICAL, "hrp_pypfopt"):
         check_choice("linkage", opts["linkage"], _LINKAGES, "optimize")
-    if name in ("hrp", "herc"):
+    if name in _HIERARCHICAL:
         check_choice("codependence", opts["codependence"], _CODEPENDENCES, "optimize")
         k = opts["max_k"]
         if not (isinstance(k, int) and not isinstance(k, bool) and k >= 2):

@@ -1,11 +1,13 @@
 """Optimized portfolio weights for one window of returns: ``optimize``.
 
-One entry point over riskfolio-lib (``"hrp"``, ``"herc"``, ``"risk_parity"``,
-``"mean_variance"``), PyPortfolioOpt (``"max_sharpe"``, ``"min_vol"``,
-``"efficient_risk"``, ``"efficient_return"``, ``"black_litterman"``,
-``"hrp_pypfopt"``) and the closed forms (``"equal"``, ``"inverse_vol"``), with one
-covariance estimator, one constraint set (bounds, group caps, target volatility,
-turnover) and one error type, :class:`~qresearch.exceptions.OptimizationError`.
+One entry point over native HRP / HERC (``"hrp"``, ``"herc"``: riskfolio-lib's
+rules in numpy/scipy, same weights), riskfolio-lib (``"risk_parity"``,
+``"mean_variance"``, ``"hrp_riskfolio"``, ``"herc_riskfolio"``), PyPortfolioOpt
+(``"max_sharpe"``, ``"min_vol"``, ``"efficient_risk"``, ``"efficient_return"``,
+``"black_litterman"``, ``"hrp_pypfopt"``) and the closed forms (``"equal"``,
+``"inverse_vol"``), with one covariance estimator, one constraint set (bounds, group
+caps, target volatility, turnover) and one error type,
+:class:`~qresearch.exceptions.OptimizationError`.
 :func:`qresearch.portfolio.rebalance` calls it once per rebalance date.
 """
 
@@ -49,6 +51,8 @@ OPTIMIZE_METHODS: tuple[str, ...] = (
     "efficient_return",
     "black_litterman",
     "hrp_pypfopt",
+    "hrp_riskfolio",
+    "herc_riskfolio",
     "equal",
     "inverse_vol",
 )
@@ -56,7 +60,8 @@ _ALIASES = {"min_volatility": "min_vol"}
 # Methods whose solver takes each constraint natively; the others get it enforced
 # after the solve (bounds / group caps: nearest feasible weights; turnover: blend).
 _FRONTIER = {"max_sharpe", "min_vol", "efficient_risk", "efficient_return", "black_litterman"}
-_NATIVE_BOUNDS = {"hrp", "herc", "risk_parity", "mean_variance"} | _FRONTIER
+_HIERARCHICAL = {"hrp", "herc", "hrp_riskfolio", "herc_riskfolio"}
+_NATIVE_BOUNDS = _HIERARCHICAL | {"risk_parity", "mean_variance"} | _FRONTIER
 _NATIVE_GROUPS = {"risk_parity", "mean_variance"} | _FRONTIER
 # Methods that reach target_volatility on the efficient frontier (efficient_risk);
 # every other method scales its weights to the target instead.
@@ -126,20 +131,25 @@ def _raw_weights(
     if name == "inverse_vol":
         inv = 1.0 / np.sqrt(np.diag(cov.to_numpy()))
         return pd.Series(inv / inv.sum(), index=window.columns)
-    if name in ("hrp", "herc"):
+    if name in _HIERARCHICAL:
+        from qresearch.portfolio import _hrp
+
+        hc = {
+            "model": name.split("_")[0].upper(),
+            "lower": lower,
+            "upper": upper,
+            "linkage": o["linkage"],
+            "codependence": o["codependence"],
+            "max_k": o["max_k"],
+            "leaf_order": o["leaf_order"],
+        }
+        if name in ("hrp", "herc") and o["codependence"] in _hrp.NATIVE_CODEPENDENCES:
+            return _hrp.hierarchical(window, cov, cov_is_sample=p.estimator == "sample", **hc)
+        # "hrp_riskfolio" / "herc_riskfolio", or a codependence the native code does
+        # not compute (gerber1, gerber2, distance, mutual_info, tail): riskfolio itself.
         from qresearch.portfolio import _riskfolio
 
-        return _riskfolio.hierarchical(
-            window,
-            cov,
-            model=name.upper(),
-            lower=lower,
-            upper=upper,
-            linkage=o["linkage"],
-            codependence=o["codependence"],
-            max_k=o["max_k"],
-            leaf_order=o["leaf_order"],
-        )
+        return _riskfolio.hierarchical(window, cov, **hc)
     if name in ("risk_parity", "mean_variance"):
         from qresearch.portfolio import _riskfolio
 
@@ -327,13 +337,21 @@ def optimize(
     returns : DataFrame
         Dates x symbols simple returns, rows in time order (the estimation window).
     method : str, default "hrp"
-        riskfolio-lib: ``"hrp"`` (hierarchical risk parity, ``rp.HCPortfolio``),
-        ``"herc"`` (hierarchical equal risk contribution), ``"risk_parity"`` (risk
-        budgeting, ``rp.Portfolio.rp_optimization``), ``"mean_variance"``
-        (``rp.Portfolio.optimization``). PyPortfolioOpt: ``"max_sharpe"``,
-        ``"min_vol"`` (alias ``"min_volatility"``), ``"efficient_risk"``,
-        ``"efficient_return"``, ``"black_litterman"`` (max-Sharpe on the posterior),
-        ``"hrp_pypfopt"`` (``HRPOpt``). Closed forms: ``"equal"``, ``"inverse_vol"``.
+        Hierarchical: ``"hrp"`` (hierarchical risk parity) and ``"herc"``
+        (hierarchical equal risk contribution), computed natively with numpy/scipy
+        by the rules of riskfolio-lib's ``rp.HCPortfolio`` (``rm="MV"``): the same
+        weights (tested equal to 1e-12) without riskfolio, in a fraction of its time
+        (500 symbols: ~20 ms against ~1.5 s); with a ``codependence`` of
+        ``"gerber1"``, ``"gerber2"``, ``"distance"``, ``"mutual_info"`` or
+        ``"tail"`` they call riskfolio instead (``pip install qresearch[opt]``).
+        ``"hrp_riskfolio"`` / ``"herc_riskfolio"``: always riskfolio's
+        ``rp.HCPortfolio``, same options. riskfolio-lib:
+        ``"risk_parity"`` (risk budgeting, ``rp.Portfolio.rp_optimization``),
+        ``"mean_variance"`` (``rp.Portfolio.optimization``). PyPortfolioOpt:
+        ``"max_sharpe"``, ``"min_vol"`` (alias ``"min_volatility"``),
+        ``"efficient_risk"``, ``"efficient_return"``, ``"black_litterman"``
+        (max-Sharpe on the posterior), ``"hrp_pypfopt"`` (``HRPOpt``). Closed forms:
+        ``"equal"``, ``"inverse_vol"``.
     covariance : {"sample", "ledoit_wolf", "ewma"}, default "sample"
         Covariance estimator (see :func:`qresearch.portfolio.covariance`)
         of every method but ``"equal"``: the risk model of the optimizers, the
@@ -395,9 +413,12 @@ def optimize(
     date : Any, optional
         The rebalance date: the name of the result and part of error messages.
     **method_kw
-        Options of the method: ``"hrp"`` / ``"herc"``: ``linkage`` ("single",
-        "ward", ...), ``codependence`` ("pearson"), ``max_k`` (10),
-        ``leaf_order`` (True); ``"risk_parity"``: ``budget`` ({symbol: risk budget},
+        Options of the method: ``"hrp"`` / ``"herc"`` (and their ``_riskfolio``
+        twins): ``linkage`` ("single", "ward", ...), ``codependence`` ("pearson";
+        natively also "spearman", "kendall", "abs_pearson", "abs_spearman",
+        "abs_kendall"), ``max_k`` (10, HERC: bound of the number of clusters the
+        two-difference gap statistic tries), ``leaf_order`` (True: optimal leaf
+        ordering); ``"risk_parity"``: ``budget`` ({symbol: risk budget},
         default equal), ``risk_measure`` ("MV", "CVaR", "CDaR"), ``alpha`` (0.05,
         CVaR/CDaR level); ``"mean_variance"``: ``objective`` ("Sharpe", "MinRisk",
         "Utility", "MaxRet"), ``risk_measure``, ``risk_aversion`` (2.0, Utility),
@@ -434,6 +455,9 @@ def optimize(
     units. Bounds and group caps are native constraints of every solver but
     PyPortfolioOpt's HRP and the closed forms (and group caps of HRP/HERC), whose
     solutions are replaced by the nearest weights (least squares) that satisfy them.
+    HRP/HERC (native or riskfolio) fit bounds as riskfolio does: the hierarchical
+    weights are clipped to the bounds and what was cut off is spread over the weights
+    strictly inside their bounds, pro rata, for at most 100 rounds.
     PyPortfolioOpt problems use cvxpy's default solver (OSQP), re-solved with
     CLARABEL when OSQP fails or misses a bound by more than 1e-8, and CLARABEL
     directly under a turnover limit. Point in time: the weights depend on the
