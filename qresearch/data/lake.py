@@ -1422,11 +1422,16 @@ class Lake:
             available = sorted(set().union(*(ix.symbols for _, ix in indexed)))
             opened: list[OpenFile] = []
             try:
-                for yf, _ in indexed:
+                for yf, ix in indexed:
                     if (lo_year is None or yf.year >= lo_year) and (
                         hi_year is None or yf.year <= hi_year
                     ):
-                        opened.append(open_file(yf, ts_type, self._store.fs))
+                        of = open_file(yf, ts_type, self._store.fs)
+                        opened.append(of)
+                        if of.index.symbols != ix.symbols:
+                            # Replaced by a concurrent write or delete since the symbols
+                            # were listed: list again (a listed symbol keeps its rows).
+                            raise _Stale(LakeError(f"{str(yf.path)!r} changed during the read"))
                 order = (
                     available
                     if symbols is None
