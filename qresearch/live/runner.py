@@ -680,12 +680,10 @@ class LiveRunner:
         *,
         risk_exit: bool = False,
     ) -> int:
-        seq_key = symbol
-        seq = self._seq.get(seq_key, 0)
-        self._seq[seq_key] = seq + 1
-        tag = "risk" if risk_exit else self.strategy_id
-        cid = client_order_id(tag if not risk_exit else f"{self.strategy_id}/risk", self._now,
-                              symbol, seq)  # fmt: skip
+        seq = self._seq.get(symbol, 0)
+        self._seq[symbol] = seq + 1
+        tag = f"{self.strategy_id}/risk" if risk_exit else self.strategy_id
+        cid = client_order_id(tag, self._now, symbol, seq)
         self._decided.add(cid)
         existing = self.store.order(cid)
         if existing is not None and existing["status"] != "unsent":

@@ -243,21 +243,12 @@ class StateStore:
 
     def order_rows(self, statuses: Any = None) -> list[dict[str, Any]]:
         """Return orders (all, or with a status in ``statuses``) as dicts, oldest first."""
-        sql, args = "SELECT * FROM orders", ()
-        if statuses is not None:
-            statuses = tuple(statuses)
-            sql += f" WHERE status IN ({', '.join('?' * len(statuses))})"
-            args = statuses
-        return [dict(r) for r in self._db.execute(sql + " ORDER BY id", args)]
+        return [dict(r) for r in self._db.execute(*_orders_query(statuses))]
 
     def orders(self, statuses: Any = None) -> pd.DataFrame:
         """Orders (all, or those with a status in ``statuses``), oldest first."""
-        sql, args = "SELECT * FROM orders", ()
-        if statuses is not None:
-            statuses = tuple(statuses)
-            sql += f" WHERE status IN ({', '.join('?' * len(statuses))})"
-            args = statuses
-        return pd.read_sql_query(sql + " ORDER BY id", self._db, params=args)
+        sql, args = _orders_query(statuses)
+        return pd.read_sql_query(sql, self._db, params=args)
 
     # ---- fills
     def has_fill(self, fill_id: str) -> bool:
@@ -402,6 +393,15 @@ class StateStore:
 
     def __repr__(self) -> str:
         return f"StateStore({self.path!r})"
+
+
+def _orders_query(statuses: Any) -> tuple[str, tuple[str, ...]]:
+    # SELECT of the orders (with a status in `statuses` unless None), oldest first.
+    if statuses is None:
+        return "SELECT * FROM orders ORDER BY id", ()
+    args = tuple(statuses)
+    marks = ", ".join("?" * len(args))
+    return f"SELECT * FROM orders WHERE status IN ({marks}) ORDER BY id", args
 
 
 def _alive(pid: int) -> bool:
