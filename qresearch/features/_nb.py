@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from qresearch.features import _nb_windows
+from qresearch.features import _nb_rows, _nb_windows
 from qresearch.features._nb_windows import wilder_sma_1d_py
 
 # Rows of fractional differences summed side by side by frac_diff_ffd_py.
@@ -201,25 +201,40 @@ def rank_rows_py(values: Any, order: Any, pct: bool, out: Any) -> Any:
     """
     n_rows, n_cols = values.shape
     row = np.empty(n_cols)
+    ranks = np.empty(n_cols)
     for i in range(n_rows):
-        for j in range(n_cols):
-            row[j] = values[i, order[i, j]]
+        sort_i = order[i]
+        values_i = values[i]
+        out_i = out[i]
+        for j in range(n_cols):  # the row in ascending order, NaN last
+            row[j] = values_i[sort_i[j]]
         n_valid = n_cols
         while n_valid > 0 and row[n_valid - 1] != row[n_valid - 1]:
             n_valid -= 1
-            out[i, order[i, n_valid]] = math.nan
-        p = 0
-        while p < n_valid:
-            v = row[p]
-            q = p + 1
-            while q < n_valid and row[q] == v:
-                q += 1
-            rank = (p + 1 + q) / 2.0
-            if pct:
-                rank = rank / n_valid
-            for r in range(p, q):
-                out[i, order[i, r]] = rank
-            p = q
+        ties = 0
+        for j in range(n_valid - 1):
+            ties += 1 if row[j] == row[j + 1] else 0
+        if ties == 0:  # rank = position + 1, as (p + 1 + q) / 2 with q = p + 1
+            for j in range(n_valid):
+                ranks[j] = j + 1.0
+        else:
+            p = 0
+            while p < n_valid:
+                v = row[p]
+                q = p + 1
+                while q < n_valid and row[q] == v:
+                    q += 1
+                rank = (p + 1 + q) / 2.0
+                for r in range(p, q):
+                    ranks[r] = rank
+                p = q
+        if pct:
+            for j in range(n_valid):
+                ranks[j] = ranks[j] / n_valid
+        for j in range(n_valid):
+            out_i[sort_i[j]] = ranks[j]
+        for j in range(n_valid, n_cols):
+            out_i[sort_i[j]] = math.nan
     return out
 
 
@@ -236,6 +251,16 @@ _HELPERS = (
     "zsqrt_py",
     "fmax_py",
 )
+_ROWS = (
+    "roll_mean_var_rows_py",
+    "zscore_rows_py",
+    "bollinger_rows_py",
+    "volatility_rows_py",
+    "returns_rows_py",
+    "block_rows_py",
+    "unblock_rows_py",
+    "rolling_blocks_py",
+)
 _PRIMITIVES = (
     "true_range_py",
     "ewm_mean_1d_py",
@@ -244,6 +269,8 @@ _PRIMITIVES = (
     "roll_mean_var_2_py",
     "roll_mean_1d_py",
     "roll_var_1d_py",
+    "extreme_step_py",
+    "roll_extreme_1d_py",
     "roll_max_1d_py",
     "roll_min_1d_py",
 )
@@ -274,6 +301,8 @@ def _compiled() -> dict[str, Callable[..., Any]]:
     ns: dict[str, Any] = {}
     for name in _HELPERS:
         ns[name] = njit(cache=True)(getattr(_nb_windows, name))
+    for name in _ROWS:  # vectorized across columns: divisions without a zero check
+        ns[name] = njit(cache=True, error_model="numpy")(_rebind(getattr(_nb_rows, name), ns))
     for name in _PRIMITIVES:  # in order: each may call the ones before it
         ns[name] = njit(cache=True)(_rebind(getattr(_nb_windows, name), ns))
     kernels: dict[str, Callable[..., Any]] = {
@@ -284,7 +313,7 @@ def _compiled() -> dict[str, Callable[..., Any]]:
     kernels["ffd_fft_prepare"] = njit(cache=True)(ffd_fft_prepare_py)
     kernels["ffd_fft_finish"] = njit(cache=True)(ffd_fft_finish_py)
     kernels["wilder_seeded"] = njit(cache=True)(_rebind(wilder_seeded_py, ns))
-    kernels["rank_rows"] = njit(cache=True)(rank_rows_py)
+    kernels["rank_rows"] = njit(cache=True, error_model="numpy")(rank_rows_py)
     return kernels
 
 

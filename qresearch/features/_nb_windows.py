@@ -23,7 +23,7 @@ Three layers, all on float64 values with NaN for missing ones:
   panel kernels update several independent statistics per row, so that the
   processor overlaps their dependency chains (each row's update waits for the
   previous row's; a division in the chain costs ~15 cycles). Rolling max / min are
-  exact (:func:`roll_max_1d_py`, :func:`roll_min_1d_py`).
+  exact, by doubling (:func:`roll_extreme_1d_py`).
 
 - Panel kernels (``rsi_py``, ``atr_py``, ...) take whole (time x symbols) panels and
   run, column by column, the same element-wise operations as the features' former
@@ -42,9 +42,13 @@ from typing import Any
 
 import numpy as np
 
-# pandas' InvCondTol: a Welford step that leaves fewer than ~3 significant digits of
-# the sum of squared deviations triggers a recomputation of the window.
-INV_COND_TOL = float(np.finfo(np.float64).eps) * 1e3
+from qresearch.features._nb_rows import (
+    BOLLINGER,
+    INV_COND_TOL,
+    VOLATILITY,
+    ZSCORE,
+    rolling_blocks_py,
+)
 
 
 # ---------------------------------------------------------------- step helpers
@@ -462,6 +466,72 @@ def roll_var_1d_py(x: Any, window: int, ddof: int, out: Any) -> Any:
     return out
 
 
+def extreme_step_py(src: Any, dst: Any, lag: int, is_max: bool) -> None:
+    """``dst[t] = max(src[t], src[t - lag])`` (or min), NaN-propagating; ``dst[:lag] = src``.
+
+    One branch-free pass that compiles to vector instructions; a NaN on either side
+    gives NaN.
+    """
+    n = src.shape[0]
+    lag = min(lag, n)
+    for t in range(lag):
+        dst[t] = src[t]
+    now = src[lag:]  # views indexed from 0: no negative-index handling per element
+    before = src[: n - lag]
+    into = dst[lag:]
+    if is_max:
+        for u in range(n - lag):
+            a = now[u]
+            b = before[u]
+            into[u] = a if (a >= b or a != a) else b
+    else:
+        for u in range(n - lag):
+            a = now[u]
+            b = before[u]
+            into[u] = a if (a <= b or a != a) else b
+
+
+def roll_extreme_1d_py(x: Any, window: int, is_max: bool, out: Any, tmp: Any) -> Any:
+    """Compute the rolling maximum (or minimum) over ``window`` rows, NaN unless all are valid.
+
+    Parameters
+    ----------
+    x : float64 (T,)
+        Values; NaN is missing.
+    window : int
+        Rows in the window, including t (>= 1).
+    is_max : bool
+        Maximum, or minimum.
+    out, tmp : float64 (T,)
+        Output buffer (filled and returned) and scratch.
+
+    Returns
+    -------
+    float64 (T,)
+        The largest (smallest) value of ``x[t - window + 1 .. t]``: pandas
+        ``rolling(window, min_periods=window).max()`` (``.min()``); a NaN in the
+        window gives NaN. By doubling: after step j, each row holds the extreme of
+        the ``2**j`` rows ending there; the window is then covered by two such spans
+        that overlap (harmless for a maximum), so it takes ``log2(window) + 1``
+        vectorized passes whatever the data.
+    """
+    n = x.shape[0]
+    for t in range(n):
+        out[t] = x[t]
+    span = 1
+    src, dst = out, tmp
+    while 2 * span <= window:
+        extreme_step_py(src, dst, span, is_max)
+        src, dst = dst, src
+        span *= 2
+    if window > span:
+        extreme_step_py(src, dst, window - span, is_max)
+        src, dst = dst, src
+    for t in range(n):
+        out[t] = src[t] if t >= window - 1 else math.nan
+    return out
+
+
 def roll_max_1d_py(x: Any, window: int, out: Any) -> Any:
     """Compute the rolling maximum over ``window`` rows (NaN unless all are non-NaN).
 
@@ -478,76 +548,14 @@ def roll_max_1d_py(x: Any, window: int, out: Any) -> Any:
     -------
     float64 (T,)
         The largest value of ``x[t - window + 1 .. t]`` (pandas
-        ``rolling(window, min_periods=window).max()``). The position of the current
-        maximum is kept; the window is scanned again only when it drops out.
+        ``rolling(window, min_periods=window).max()``); see :func:`roll_extreme_1d_py`.
     """
-    last_nan = -1
-    best = math.nan
-    best_at = -1
-    for i in range(x.shape[0]):
-        v = x[i]
-        if v != v:
-            last_nan = i
-        start = i - window + 1
-        if start < 0 or last_nan >= start:
-            out[i] = math.nan
-            best_at = -1
-            continue
-        if best_at < start:
-            best = x[start]
-            best_at = start
-            for j in range(start + 1, i + 1):
-                if x[j] >= best:
-                    best = x[j]
-                    best_at = j
-        elif v >= best:
-            best = v
-            best_at = i
-        out[i] = best
-    return out
+    return roll_extreme_1d_py(x, window, True, out, np.empty(x.shape[0]))
 
 
 def roll_min_1d_py(x: Any, window: int, out: Any) -> Any:
-    """Compute the rolling minimum over ``window`` rows (NaN unless all are non-NaN).
-
-    Parameters
-    ----------
-    x : float64 (T,)
-        Values; NaN is missing.
-    window : int
-        Rows in the window, including t (>= 1).
-    out : float64 (T,)
-        Output buffer, filled and returned.
-
-    Returns
-    -------
-    float64 (T,)
-        The smallest value of ``x[t - window + 1 .. t]``, as :func:`roll_max_1d_py`.
-    """
-    last_nan = -1
-    best = math.nan
-    best_at = -1
-    for i in range(x.shape[0]):
-        v = x[i]
-        if v != v:
-            last_nan = i
-        start = i - window + 1
-        if start < 0 or last_nan >= start:
-            out[i] = math.nan
-            best_at = -1
-            continue
-        if best_at < start:
-            best = x[start]
-            best_at = start
-            for j in range(start + 1, i + 1):
-                if x[j] <= best:
-                    best = x[j]
-                    best_at = j
-        elif v <= best:
-            best = v
-            best_at = i
-        out[i] = best
-    return out
+    """Compute the rolling minimum over ``window`` rows, as :func:`roll_max_1d_py`."""
+    return roll_extreme_1d_py(x, window, False, out, np.empty(x.shape[0]))
 
 
 # ---------------------------------------------------------------- panel kernels
@@ -696,12 +704,23 @@ def bollinger_py(
         Band width in population standard deviations.
     out_mid, out_upper, out_lower, out_pct : float64 (T, C)
         Output buffers, filled in place.
+
+    Notes
+    -----
+    Blocks of columns, then the flagged ones, as :func:`rolling_zscore_py` says.
     """
     n_rows, n_cols = close.shape
+    redo = np.arange(n_cols)
+    n_redo = n_cols
+    if window >= 2:
+        n_redo = rolling_blocks_py(
+            close, window, BOLLINGER, k, out_mid, out_upper, out_lower, out_pct, redo
+        )
     var_a = np.empty(n_rows)
     var_b = np.empty(n_rows)
-    for c in range(0, n_cols, 2):
-        d = min(c + 1, n_cols - 1)  # an odd last column is paired with itself
+    for j in range(0, n_redo, 2):
+        c = redo[j]
+        d = redo[min(j + 1, n_redo - 1)]  # an odd last column is paired with itself
         roll_mean_var_2_py(
             close[:, c], close[:, d], window, 0, out_mid[:, c], var_a, out_mid[:, d], var_b
         )
@@ -717,7 +736,7 @@ def bollinger_py(
                 out_pct[t, col] = (close[t, col] - lower) / width if width > 0.0 else math.nan
 
 
-def rolling_volatility_py(close: Any, window: int, scale: float, out: Any) -> Any:
+def rolling_volatility_py(close: Any, window: int, scale: float, out: Any) -> int:
     """Compute the rolling std of simple returns, as ``features.rolling_volatility``.
 
     Parameters
@@ -729,19 +748,32 @@ def rolling_volatility_py(close: Any, window: int, scale: float, out: Any) -> An
     scale : float
         Multiplier of the result (``sqrt(periods_per_year)``); NaN for none.
     out : float64 (T, C)
-        Output buffer, filled and returned.
+        Output buffer, filled in place.
 
     Returns
     -------
-    float64 (T, C)
+    int
+        0, or the number of prices of a block of columns that are present but not
+        finite and positive (``out`` is then not filled; the caller raises).
+
+    Notes
+    -----
+    Blocks of columns, then the flagged ones, as :func:`rolling_zscore_py` says.
     """
     n_rows, n_cols = close.shape
+    redo = np.arange(n_cols)
+    n_redo = n_cols
+    if window >= 2:
+        n_redo = rolling_blocks_py(close, window, VOLATILITY, scale, out, out, out, out, redo)
+        if n_redo < 0:
+            return -n_redo
     rets_a = np.empty(n_rows)
     rets_b = np.empty(n_rows)
     var_a = np.empty(n_rows)
     var_b = np.empty(n_rows)
-    for c in range(0, n_cols, 2):
-        d = min(c + 1, n_cols - 1)  # an odd last column is paired with itself
+    for j in range(0, n_redo, 2):
+        c = redo[j]
+        d = redo[min(j + 1, n_redo - 1)]  # an odd last column is paired with itself
         for col, rets in ((c, rets_a), (d, rets_b)):
             for t in range(n_rows):
                 rets[t] = close[t, col] / close[t - 1, col] - 1.0 if t > 0 else math.nan
@@ -750,7 +782,7 @@ def rolling_volatility_py(close: Any, window: int, scale: float, out: Any) -> An
             for t in range(n_rows):
                 std = zsqrt_py(var[t])
                 out[t, col] = std * scale if scale == scale else std
-    return out
+    return 0
 
 
 def rolling_zscore_py(x: Any, window: int, out: Any) -> Any:
@@ -769,14 +801,26 @@ def rolling_zscore_py(x: Any, window: int, out: Any) -> Any:
     -------
     float64 (T, C)
         NaN where the window's standard deviation is not positive.
+
+    Notes
+    -----
+    :func:`~qresearch.features._nb_rows.rolling_blocks_py` advances blocks of
+    columns row by row (vector instructions across the columns); a column it flags
+    (and every column when ``window < 2``) is recomputed two at a time with
+    :func:`roll_mean_var_2_py`. Both give the same bits.
     """
     n_rows, n_cols = x.shape
+    redo = np.arange(n_cols)
+    n_redo = n_cols
+    if window >= 2:
+        n_redo = rolling_blocks_py(x, window, ZSCORE, math.nan, out, out, out, out, redo)
     mean_a = np.empty(n_rows)
     var_a = np.empty(n_rows)
     mean_b = np.empty(n_rows)
     var_b = np.empty(n_rows)
-    for c in range(0, n_cols, 2):
-        d = min(c + 1, n_cols - 1)
+    for k in range(0, n_redo, 2):
+        c = redo[k]
+        d = redo[min(k + 1, n_redo - 1)]  # an odd last column is paired with itself
         roll_mean_var_2_py(x[:, c], x[:, d], window, 1, mean_a, var_a, mean_b, var_b)
         for col, mean, var in ((c, mean_a, var_a), (d, mean_b, var_b)):
             for t in range(n_rows):
@@ -948,11 +992,12 @@ def stochastic_py(high: Any, low: Any, close: Any, k: int, d: int, out_k: Any, o
     n_rows, n_cols = close.shape
     highest = np.empty(n_rows)
     lowest = np.empty(n_rows)
+    tmp = np.empty(n_rows)
     for c in range(0, n_cols, 2):
         e = min(c + 1, n_cols - 1)
         for col in (c, e):
-            roll_max_1d_py(high[:, col], k, highest)
-            roll_min_1d_py(low[:, col], k, lowest)
+            roll_extreme_1d_py(high[:, col], k, True, highest, tmp)
+            roll_extreme_1d_py(low[:, col], k, False, lowest, tmp)
             for t in range(n_rows):
                 rng = highest[t] - lowest[t]
                 out_k[t, col] = 100.0 * (close[t, col] - lowest[t]) / rng if rng > 0.0 else math.nan

@@ -26,6 +26,10 @@ __all__ = [
 ]
 
 
+# Cells per chunk of cross_sectional_rank (~2 MB of float64 values).
+_RANK_CHUNK_CELLS = 1 << 18
+
+
 def cross_sectional_rank(x: pd.DataFrame, pct: bool = True) -> pd.DataFrame:
     """Rank the symbols of each row (ties share their average rank).
 
@@ -64,10 +68,16 @@ def cross_sectional_rank(x: pd.DataFrame, pct: bool = True) -> pd.DataFrame:
         raise ParameterError(
             f"The 'pct' parameter of cross_sectional_rank must be True or False; got {pct!r}."
         )
-    # Rows contiguous for the sort and the ranking pass (the copy is cheap next to both).
-    rows = np.ascontiguousarray(values.to_numpy(dtype=np.float64))
-    order = np.argsort(rows, axis=1)
-    out = kernel("rank_rows")(rows, order, pct, np.empty_like(rows))
+    # A chunk of rows at a time, made contiguous for the sort and the ranking pass:
+    # the chunk's copy and sort order stay small and reuse freed memory (a whole-panel
+    # order array costs 8 bytes per cell of fresh pages).
+    panel = values.to_numpy(dtype=np.float64)
+    out = np.empty(panel.shape, dtype=np.float64)
+    rank_rows = kernel("rank_rows")
+    step = max(1, _RANK_CHUNK_CELLS // max(1, panel.shape[1]))
+    for start in range(0, panel.shape[0], step):
+        rows = np.ascontiguousarray(panel[start : start + step])
+        rank_rows(rows, np.argsort(rows, axis=1), pct, out[start : start + step])
     return pd.DataFrame(out, index=values.index, columns=values.columns, copy=False)
 
 

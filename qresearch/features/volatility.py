@@ -16,7 +16,7 @@ import math
 import pandas as pd
 
 from qresearch._compat import renamed_parameters
-from qresearch._validation import check_periods_per_year
+from qresearch._validation import check_periods_per_year, check_prices, invalid_prices
 from qresearch.features._common import (
     benchmark_returns,
     check_int,
@@ -78,6 +78,12 @@ def rolling_volatility(
         Sample standard deviation (``ddof=1``), same index and columns as ``close``;
         NaN until ``window`` returns are available and when a return in the window is NaN.
 
+    Raises
+    ------
+    DataValidationError
+        When a price is present but not finite and positive (a simple return needs one
+        on both sides); the message names the first, its symbol and timestamp.
+
     Notes
     -----
     No look-ahead: the value at t uses the returns ending at ``t - window + 1 .. t``.
@@ -101,7 +107,11 @@ def rolling_volatility(
     # times sqrt(periods_per_year).
     scale = math.nan if ppy is None else math.sqrt(ppy)
     out = empty_like_panel(prices)
-    kernel("rolling_volatility")(column_major(prices), window, scale, out)
+    values = column_major(prices)
+    if kernel("rolling_volatility")(values, window, scale, out):
+        # a simple return needs a finite positive price on both sides
+        bad = invalid_prices({"close": values}, prices.index, prices.columns)
+        check_prices(bad, "rolling_volatility")
     return wrap(out, prices)
 
 

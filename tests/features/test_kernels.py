@@ -23,7 +23,7 @@ import pytest
 import qresearch.features as qf
 from qresearch.data.bars import Bars
 from qresearch.exceptions import ParameterError
-from qresearch.features import _nb, _nb_windows, fracdiff
+from qresearch.features import _nb, _nb_rows, _nb_windows, fracdiff
 from qresearch.features._common import ewm_weights
 
 NAN = np.nan
@@ -359,6 +359,24 @@ def test_rank_equals_pandas_rank(pct: bool, seed: int) -> None:
     pd.testing.assert_frame_equal(qf.cross_sectional_rank(one, pct=pct), _old_rank(one, pct))
 
 
+def test_rank_in_chunks_of_rows_equals_pandas(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Chunks of 2 rows (41 columns, 100 cells): boundaries between tie-free rows, rows
+    # with ties, empty and partly missing rows; the last chunk is a single row.
+    from qresearch.features import cross_section
+
+    monkeypatch.setattr(cross_section, "_RANK_CHUNK_CELLS", 100)
+    rng = np.random.default_rng(8)
+    idx = pd.bdate_range("2020-01-01", periods=31, name="timestamp")
+    x = rng.normal(size=(31, 41))
+    x[::3] = np.round(x[::3])  # ties every third row
+    x[rng.random(x.shape) < 0.1] = NAN
+    x[4] = NAN
+    frame = pd.DataFrame(x, index=idx, columns=pd.Index([f"S{i}" for i in range(41)], name="s"))
+    for pct in (True, False):
+        got = qf.cross_sectional_rank(frame, pct=pct)
+        pd.testing.assert_frame_equal(got, _old_rank(frame, pct), check_exact=True)
+
+
 def test_rank_of_integer_panel_and_messy_panel() -> None:
     x = _messy_x()
     pd.testing.assert_frame_equal(qf.cross_sectional_rank(x), _old_rank(x, True), check_exact=True)
@@ -417,6 +435,112 @@ def test_ewm_primitive_equals_pandas_bit_for_bit(span: int) -> None:
         for c in range(x.shape[1]):
             got = _nb_windows.ewm_mean_1d_py(x[:, c], alpha, com_is_one, span, np.empty(400))
             np.testing.assert_array_equal(got, want[:, c])
+
+
+# ------------------------------------------------- row blocks (vectorized) vs pandas
+def _block_panel(n_rows: int, n_cols: int, seed: int, positive: bool) -> np.ndarray:
+    """Columns for the row-block kernels: several blocks, the last one partial.
+
+    Random walks next to every awkward case of _primitive_panel (gaps, late starts,
+    early ends, flat stretches that make pandas recompute a variance, signed zeros,
+    wild scales); ``positive`` keeps prices finite and positive for returns.
+    """
+    rng = np.random.default_rng(seed)
+    x = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.02, (n_rows, n_cols)), axis=0))
+    x[:40, 3] = NAN
+    x[n_rows // 2 :, 4] = NAN
+    x[60:64, 5] = NAN
+    x[:, 6] = NAN
+    x[::7, 7] = NAN
+    x[50:90, 8] = 42.0  # flat: the variance is recomputed (the column is flagged)
+    x[:, 9] = np.round(x[:, 9])  # repeated values
+    x[10, 10] = 1e12
+    x[:, 11] = 1e-3 * np.round(x[:, 11] * 1e3)
+    x[:, 12] = np.exp(rng.normal(size=n_rows) * 5)  # wild scales
+    x[:, 13] = 1e9 + rng.normal(size=n_rows) * 1e-3  # tiny variance around a huge mean
+    if not positive:
+        x[:, 14] = rng.normal(size=n_rows) * np.exp(rng.normal(size=n_rows) * 5)
+        x[30:50, 15], x[50:70, 15] = -0.0, 0.0
+        x[:, 16] = -x[:, 16]
+    x[:, 17] = np.where(rng.random(n_rows) < 0.3, NAN, x[:, 17])
+    return np.asfortranarray(x)
+
+
+def _pandas_rolling(x: np.ndarray, window: int) -> dict[str, np.ndarray]:
+    df = pd.DataFrame(x)
+    roll = df.rolling(window, min_periods=window)
+    std1, mid, std0 = roll.std(), roll.mean(), roll.std(ddof=0)
+    upper, lower = mid + 2.0 * std0, mid - 2.0 * std0
+    band = upper - lower
+    rets = (df / df.shift(1) - 1).rolling(window, min_periods=window).std()
+    return {
+        "zscore": ((df - mid) / std1.where(std1 > 0)).to_numpy(),
+        "mid": mid.to_numpy(),
+        "upper": upper.to_numpy(),
+        "lower": lower.to_numpy(),
+        "pct_b": ((df - lower) / band.where(band > 0)).to_numpy(),
+        "volatility": rets.to_numpy(),
+    }
+
+
+def _row_block_kernels(x: np.ndarray, window: int, kernels: Any) -> dict[str, np.ndarray]:
+    def out() -> np.ndarray:
+        return np.full(x.shape, -1.0, order="F")
+
+    got = {"zscore": out(), "mid": out(), "upper": out(), "lower": out(), "pct_b": out()}
+    kernels["rolling_zscore"](x, window, got["zscore"])
+    kernels["bollinger"](x, window, 2.0, got["mid"], got["upper"], got["lower"], got["pct_b"])
+    got["volatility"] = out()
+    bad = kernels["rolling_volatility"](x, window, math.nan, got["volatility"])
+    present = x[~np.isnan(x)]
+    assert (bad > 0) == bool((present <= 0).any())  # a price that is not positive is refused
+    return got
+
+
+@pytest.mark.parametrize("window", [2, 3, 20])
+@pytest.mark.parametrize("positive", [True, False])
+def test_row_block_kernels_equal_pandas_bit_for_bit(window: int, positive: bool) -> None:
+    # 77 columns: blocks of 32, 32 and 13; the flagged columns take the scalar path.
+    x = _block_panel(300, 77, seed=window, positive=positive)
+    want = _pandas_rolling(x, window)
+    got = _row_block_kernels(x, window, {k: _nb.kernel(k) for k in _nb_rows_kernels()})
+    for key in want:
+        if key == "volatility" and not positive:
+            continue
+        np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+
+
+def test_row_block_python_twins_equal_pandas_and_both_paths_run() -> None:
+    x = _block_panel(90, 40, seed=4, positive=True)  # blocks of 32 and 8
+    twins = {k: getattr(_nb_windows, f"{k}_py") for k in _nb_rows_kernels()}
+    got = _row_block_kernels(x, 5, twins)
+    want = _pandas_rolling(x, 5)
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+    # The block kernel flags the columns where pandas recomputes a variance (a window
+    # emptied by trailing NaN, a flat stretch, a 1e12 spike leaving it), not the others; twin and compiled kernel agree, and unflagged columns are pandas'.
+    from numba import njit
+
+    xb = np.ascontiguousarray(x[:, :32])
+    roll = pd.DataFrame(xb).rolling(20, min_periods=20)
+    runs = {}
+    for name, fn in (
+        ("py", _nb_rows.roll_mean_var_rows_py),
+        ("nb", njit(error_model="numpy")(_nb_rows.roll_mean_var_rows_py)),
+    ):
+        mean_b, var_b, flags = np.empty((90, 32)), np.empty((90, 32)), np.zeros(32)
+        fn(xb, 20, 1, mean_b, var_b, flags)
+        runs[name] = (mean_b, var_b, flags)
+        np.testing.assert_array_equal(mean_b, roll.mean().to_numpy())
+        kept = flags == 0.0
+        np.testing.assert_array_equal(var_b[:, kept], roll.var().to_numpy()[:, kept])
+    for a, b in zip(runs["py"], runs["nb"], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert np.flatnonzero(runs["py"][2]).tolist() == [4, 8, 10]
+
+
+def _nb_rows_kernels() -> tuple[str, ...]:
+    return ("rolling_zscore", "bollinger", "rolling_volatility")
 
 
 # ------------------------------------------------------------------ twins equal

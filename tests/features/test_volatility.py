@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qresearch.exceptions import AlignmentError, PanelError, ParameterError
+from qresearch.exceptions import AlignmentError, DataValidationError, PanelError, ParameterError
 from qresearch.features import (
     ewm_volatility,
     rolling_beta,
@@ -112,3 +112,20 @@ def test_benchmark_must_be_aligned() -> None:
 def test_parameter_errors(call, match: str) -> None:
     with pytest.raises(ParameterError, match=match):
         call(make_close(30, 2))
+
+
+@pytest.mark.parametrize("bad", [0.0, -3.5, math.inf])
+def test_rolling_volatility_refuses_prices_that_are_not_positive(bad: float) -> None:
+    # A simple return needs a finite positive price on both sides; pandas would give
+    # inf or a negative-price return and carry it into the window silently.
+    close = make_close(120, 40, seed=3)  # two blocks of columns: the bad one in the second
+    sym, when = close.columns[37], close.index[70]
+    close.loc[when, sym] = bad
+    with pytest.raises(DataValidationError) as err:
+        rolling_volatility(close, window=20)
+    msg = str(err.value)
+    assert f"close {bad!r} for {sym!r}" in msg and str(when) in msg
+    assert "rolling_volatility" in msg and "Fix or drop" in msg
+    close.loc[when, sym] = np.nan  # a missing price is fine: NaN returns around it
+    out = rolling_volatility(close, window=20)
+    assert out[sym].iloc[70:91].isna().all() and out[sym].iloc[91:].notna().all()
