@@ -112,18 +112,19 @@ def check_panel(
         raise PanelError(
             f"{name} has duplicated columns {_preview(dupes)}; each symbol must appear once."
         )
-    if numeric:
-        bad = [
-            c
-            for c, dt in obj.dtypes.items()
-            if not (pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt))
-        ]
+    if numeric and not all(_numeric_dtype(dt) for dt in set(obj.dtypes.to_numpy())):
+        # each distinct dtype checked once (a wide panel has thousands of columns)
+        bad = [c for c, dt in obj.dtypes.items() if not _numeric_dtype(dt)]
         if bad:
             raise PanelError(
                 f"{name} has non-numeric columns {_preview(bad)} "
                 f"(dtype {obj.dtypes[bad[0]]}). Convert them with pd.to_numeric."
             )
     return obj
+
+
+def _numeric_dtype(dt: Any) -> bool:
+    return bool(pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt))
 
 
 def check_aligned(a: pd.DataFrame, b: pd.DataFrame, name_a: str, name_b: str) -> None:

@@ -352,18 +352,26 @@ def _read_year_file(
     if "adj_close" in fields and not index.adj_counts[block_ids].any():
         fields = [f for f in fields if f != "adj_close"]
     uniform = bool((counts == index.n_stamps).all())
-    inside = (lo_us is None or int(index.first_us.min()) >= lo_us) and (
-        hi_us is None or int(index.last_us.max()) <= hi_us
-    )
-    if uniform and inside and len(ids) == len(index.symbols):
-        # Every symbol holds the same timestamps and the bounds cut none: the values
-        # are all that is needed, and the timestamps of the first block.
+    if uniform and len(ids) == len(index.symbols):
+        # Every symbol holds the same timestamps: the values are all that is needed,
+        # and the timestamps of the first block, which place the bounds at the same
+        # rows of every block (no timestamp column to read and mask).
         bounds = files_mod.group_starts(of)
         n = index.n_stamps
         head = read_columns(of, ["timestamp"], list(range(int(np.searchsorted(bounds, n)))))
+        stamps = _column_numpy(head, "timestamp")[:n]
+        a = 0 if lo_us is None else int(np.searchsorted(stamps, lo_us, side="left"))
+        b = n if hi_us is None else int(np.searchsorted(stamps, hi_us, side="right"))
+        if b <= a:
+            return None
         table = read_columns(of, fields)
         values = {f: _column_pieces(table, f) for f in fields}
-        return _Chunk(codes, counts, _column_numpy(head, "timestamp")[:n], values, True)
+        del table
+        if b - a < n:
+            counts = np.full(len(ids), b - a, dtype=counts.dtype)
+            rows = _ranges(index.starts[block_ids] + a, counts)
+            values = {f: [_joined(v)[rows]] for f, v in values.items()}
+        return _Chunk(codes, counts, stamps[a:b], values, True)
     columns = ["timestamp", *fields]
     if len(ids) == len(index.symbols):
         table = read_columns(of, columns)

@@ -147,6 +147,32 @@ def test_dense_full_reads_stream_into_the_panel(
     pd.testing.assert_frame_equal(back.close[bars.symbols], bars.close, check_freq=False)
 
 
+@pytest.mark.parametrize("group_rows", [40, 8192])
+def test_dense_bounded_reads_place_the_bounds_by_the_first_block(
+    group_rows: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every symbol holds every date of a year: a read of all symbols finds its bounds in
+    # the first block's timestamps and takes the same rows of every block. Windows:
+    # one day, a weekend (empty), across a year end, cut at both ends, whole years.
+    monkeypatch.setattr(lake_files, "ROW_GROUP_ROWS", group_rows)
+    bars = make_bars(n_rows=800, n_symbols=6, ragged=False)
+    lake = Lake(tmp_path)
+    lake.write(bars)
+    idx = bars.index
+    rng = np.random.default_rng(3)
+    windows = [(idx[300], idx[300]), (idx[0], idx[0]), (idx[-1], idx[-1])]
+    windows += [(idx[250], idx[262]), (idx[10], idx[-10]), (idx[0], idx[-1])]
+    windows += [(idx[100] + pd.Timedelta(hours=6), idx[140] - pd.Timedelta(hours=6))]
+    windows += [tuple(idx[sorted(rng.integers(0, len(idx), 2))]) for _ in range(10)]
+    for start, end in windows:
+        got = lake.read(start=start, end=end)
+        want = bars.select(start=start, end=end)
+        assert got.equals(want), (start, end)
+    saturday = idx[idx.day_of_week == 4][5] + pd.Timedelta(days=1)
+    empty = lake.read(start=saturday, end=saturday + pd.Timedelta(days=1))
+    assert empty.close.shape == (0, 6)
+
+
 def test_few_symbol_reads_decode_only_their_row_groups(
     small_groups: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
