@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 INDEX_KEY = b"qresearch.lake"
 FILE_COLUMNS: tuple[str, ...] = ("symbol", "timestamp", *_VALUE_FIELDS)
-ROW_GROUP_ROWS = 8192
+ROW_GROUP_ROWS = 32768
 """Target rows per row group; groups are cut on symbol boundaries (a longer block is cut
 into groups of this size), so a read of a few symbols decodes little beyond them."""
 
