@@ -18,7 +18,8 @@ Definitions; where quantstats (0.0.86) defines the same metric the value is the 
 (tested against quantstats on the bundled data):
 
 - total return: ``prod(1 + r) - 1``;
-- CAGR: ``(1 + total) ** (periods_per_year / n) - 1`` with ``n`` the number of returns;
+- CAGR: ``(1 + total) ** (periods_per_year / n) - 1`` with ``n`` the number of returns
+  (``inf`` when that growth exceeds the float range, e.g. +1e6x in three days);
 - volatility: ``std(r, ddof=1) * sqrt(periods_per_year)``;
 - Sharpe: ``mean(x) / std(x, ddof=1) * sqrt(periods_per_year)`` on excess returns
   ``x = r - rf_p`` with the per-period risk-free ``rf_p = (1 + risk_free) ** (1 /
@@ -609,7 +610,8 @@ def _stats_rows(
     np.maximum.accumulate(peak, axis=1, out=peak)
     np.divide(equity, peak, out=equity)
     max_dd = np.minimum(equity.min(axis=1) - 1.0, 0.0)
-    cagr = np.where(wealth >= 0, wealth, np.nan) ** (p / n) - 1.0
+    with np.errstate(over="ignore"):  # growth beyond float range: inf, as the pandas path
+        cagr = np.where(wealth >= 0, wealth, np.nan) ** (p / n) - 1.0
     # Excess returns over the per-period risk-free rate.
     if rf_p == 0.0:
         xz, x_mean, x_sd, scale_rf = z, mean, sd, abs_max

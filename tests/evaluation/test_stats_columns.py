@@ -10,6 +10,7 @@ all-zero columns and too few returns.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -151,3 +152,16 @@ def test_empty_column_is_still_refused() -> None:
         m.stats(frame)
     with pytest.raises(m.ParameterError, match="no non-NaN value"):
         m.stats(pd.Series([], dtype=float))
+
+
+def test_cagr_beyond_the_float_range_is_inf_without_a_warning() -> None:
+    # Three days of +1e6x: (1e18) ** 84 overflows; both paths say inf, and no warning
+    # (pytest turns none into an error here, so check explicitly).
+    idx = pd.bdate_range("2020-01-01", periods=3)
+    frame = pd.DataFrame({"huge": [1e6, 1e6, 1e6], "plain": [0.01, 0.02, -0.01]}, index=idx)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = m.stats(frame)
+    assert table.loc["cagr", "huge"] == np.inf
+    assert table.loc["cagr", "plain"] == pytest.approx(1.0302**84 * 0.99**84 - 1.0, rel=1e-9)
+    _assert_same(table, m._stats_reference(frame))
