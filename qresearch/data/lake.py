@@ -73,7 +73,8 @@ symbol-major grid whose transpose is the panel (a zero-copy DataFrame); when eve
 symbol of a year holds the same timestamps (known from the index) a year is one reshape
 copy per row group, and only the first symbol's timestamps are decoded. Intraday bars
 also go into year files (month files would bound the rewrite of a minute-bar upsert; not
-done yet).
+done yet: appending one day of minute bars to a 100-symbol year of 9.8 M rows rewrites
+its 396 MB file in 7.5 s).
 
 **Upserts.** A write groups its rows by year; for each touched year it reads the year
 file (timestamps and values, not the symbols), merges (``"upsert"``: on the same
