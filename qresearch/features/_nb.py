@@ -248,10 +248,13 @@ _HELPERS = (
     "mean_value_py",
     "var_add_py",
     "var_remove_py",
-    "zsqrt_py",
     "fmax_py",
 )
-_ROWS = (
+_ROWS = (  # in order: each may call the ones before it
+    "zsqrt_py",
+    "zscore_value_py",
+    "volatility_value_py",
+    "bands_value_py",
     "roll_mean_var_rows_py",
     "zscore_rows_py",
     "bollinger_rows_py",
@@ -271,8 +274,6 @@ _PRIMITIVES = (
     "roll_var_1d_py",
     "extreme_step_py",
     "roll_extreme_1d_py",
-    "roll_max_1d_py",
-    "roll_min_1d_py",
 )
 _WINDOW_KERNELS = (
     "ema_py",

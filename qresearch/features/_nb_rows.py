@@ -45,6 +45,38 @@ BLOCK = 32
 INV_COND_TOL = float(np.finfo(np.float64).eps) * 1e3
 
 
+# ------------------------------------------- finishing one value (blocks and columns)
+def zsqrt_py(v: float) -> float:
+    """Square root as pandas' ``zsqrt``: negative (round-off) variances give 0."""
+    if v < 0.0:
+        return 0.0
+    return math.sqrt(v) if v == v else math.nan
+
+
+def zscore_value_py(x: float, mean: float, var: float) -> float:
+    """``(x - mean) / zsqrt(var)``, NaN where that standard deviation is not positive."""
+    std = zsqrt_py(var)
+    return (x - mean) / std if std > 0.0 else math.nan
+
+
+def volatility_value_py(var: float, scale: float) -> float:
+    """``zsqrt(var)``, times ``scale`` unless ``scale`` is NaN."""
+    std = zsqrt_py(var)
+    return std * scale if scale == scale else std
+
+
+def bands_value_py(x: float, mid: float, var: float, k: float) -> tuple[float, float, float]:
+    """Bollinger ``(upper, lower, %b)`` at ``mid +- k * zsqrt(var)``.
+
+    %b is ``(x - lower) / (upper - lower)``, NaN where the bands have no positive width.
+    """
+    std = zsqrt_py(var)
+    upper = mid + k * std
+    lower = mid - k * std
+    band = upper - lower
+    return upper, lower, ((x - lower) / band if band > 0.0 else math.nan)
+
+
 def roll_mean_var_rows_py(
     xb: Any, window: int, ddof: int, mean_b: Any, var_b: Any, flags: Any
 ) -> None:
@@ -171,8 +203,7 @@ def zscore_rows_py(xb: Any, mean_b: Any, var_b: Any) -> None:
     n, width = xb.shape
     for t in range(n):
         for c in range(width):
-            v = var_b[t, c]
-            mean_b[t, c] = (xb[t, c] - mean_b[t, c]) / math.sqrt(v) if v > 0.0 else math.nan
+            mean_b[t, c] = zscore_value_py(xb[t, c], mean_b[t, c], var_b[t, c])
 
 
 def bollinger_rows_py(
@@ -197,16 +228,12 @@ def bollinger_rows_py(
     for c in range(width):
         col = c0 + c
         for t in range(n):
-            v = var_b[t, c]
-            std = 0.0 if v < 0.0 else math.sqrt(v)
             mid = mean_b[t, c]
-            upper = mid + k * std
-            lower = mid - k * std
-            band = upper - lower
+            upper, lower, pct = bands_value_py(xb[t, c], mid, var_b[t, c], k)
             out_mid[t, col] = mid
             out_upper[t, col] = upper
             out_lower[t, col] = lower
-            out_pct[t, col] = (xb[t, c] - lower) / band if band > 0.0 else math.nan
+            out_pct[t, col] = pct
 
 
 def volatility_rows_py(var_b: Any, scale: float) -> None:
@@ -214,9 +241,7 @@ def volatility_rows_py(var_b: Any, scale: float) -> None:
     n, width = var_b.shape
     for t in range(n):
         for c in range(width):
-            v = var_b[t, c]
-            std = 0.0 if v < 0.0 else math.sqrt(v)
-            var_b[t, c] = std * scale if scale == scale else std
+            var_b[t, c] = volatility_value_py(var_b[t, c], scale)
 
 
 def returns_rows_py(x: Any, c0: int, xb: Any) -> int:

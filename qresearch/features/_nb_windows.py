@@ -47,7 +47,10 @@ from qresearch.features._nb_rows import (
     INV_COND_TOL,
     VOLATILITY,
     ZSCORE,
+    bands_value_py,
     rolling_blocks_py,
+    volatility_value_py,
+    zscore_value_py,
 )
 
 
@@ -246,13 +249,6 @@ def var_window_py(x: Any, start: int, stop: int) -> tuple[float, float, float, f
     for j in range(start, stop):
         nobs, mean, ssq, comp, unstable = var_add_py(x[j], nobs, mean, ssq, comp, unstable)
     return nobs, mean, ssq, comp
-
-
-def zsqrt_py(v: float) -> float:
-    """Square root as pandas' ``zsqrt``: negative (round-off) variances give 0."""
-    if v < 0.0:
-        return 0.0
-    return math.sqrt(v) if v == v else math.nan
 
 
 def fmax_py(a: float, b: float) -> float:
@@ -532,32 +528,6 @@ def roll_extreme_1d_py(x: Any, window: int, is_max: bool, out: Any, tmp: Any) ->
     return out
 
 
-def roll_max_1d_py(x: Any, window: int, out: Any) -> Any:
-    """Compute the rolling maximum over ``window`` rows (NaN unless all are non-NaN).
-
-    Parameters
-    ----------
-    x : float64 (T,)
-        Values; NaN is missing.
-    window : int
-        Rows in the window, including t (>= 1).
-    out : float64 (T,)
-        Output buffer, filled and returned.
-
-    Returns
-    -------
-    float64 (T,)
-        The largest value of ``x[t - window + 1 .. t]`` (pandas
-        ``rolling(window, min_periods=window).max()``); see :func:`roll_extreme_1d_py`.
-    """
-    return roll_extreme_1d_py(x, window, True, out, np.empty(x.shape[0]))
-
-
-def roll_min_1d_py(x: Any, window: int, out: Any) -> Any:
-    """Compute the rolling minimum over ``window`` rows, as :func:`roll_max_1d_py`."""
-    return roll_extreme_1d_py(x, window, False, out, np.empty(x.shape[0]))
-
-
 # ---------------------------------------------------------------- panel kernels
 def ema_py(x: Any, alpha: float, com_is_one: bool, span: int, out: Any) -> Any:
     """``x.ewm(span=span, adjust=False, min_periods=span).mean()`` of each column.
@@ -726,14 +696,10 @@ def bollinger_py(
         )
         for col, var in ((c, var_a), (d, var_b)):
             for t in range(n_rows):
-                std = zsqrt_py(var[t])
-                mid = out_mid[t, col]
-                upper = mid + k * std
-                lower = mid - k * std
-                width = upper - lower
+                upper, lower, pct = bands_value_py(close[t, col], out_mid[t, col], var[t], k)
                 out_upper[t, col] = upper
                 out_lower[t, col] = lower
-                out_pct[t, col] = (close[t, col] - lower) / width if width > 0.0 else math.nan
+                out_pct[t, col] = pct
 
 
 def rolling_volatility_py(close: Any, window: int, scale: float, out: Any) -> int:
@@ -780,8 +746,7 @@ def rolling_volatility_py(close: Any, window: int, scale: float, out: Any) -> in
         roll_mean_var_2_py(rets_a, rets_b, window, 1, rets_a[:0], var_a, rets_b[:0], var_b)
         for col, var in ((c, var_a), (d, var_b)):
             for t in range(n_rows):
-                std = zsqrt_py(var[t])
-                out[t, col] = std * scale if scale == scale else std
+                out[t, col] = volatility_value_py(var[t], scale)
     return 0
 
 
@@ -824,8 +789,7 @@ def rolling_zscore_py(x: Any, window: int, out: Any) -> Any:
         roll_mean_var_2_py(x[:, c], x[:, d], window, 1, mean_a, var_a, mean_b, var_b)
         for col, mean, var in ((c, mean_a, var_a), (d, mean_b, var_b)):
             for t in range(n_rows):
-                std = zsqrt_py(var[t])
-                out[t, col] = (x[t, col] - mean[t]) / std if std > 0.0 else math.nan
+                out[t, col] = zscore_value_py(x[t, col], mean[t], var[t])
     return out
 
 

@@ -418,8 +418,8 @@ def test_rolling_primitives_equal_pandas_bit_for_bit(window: int, seed: int) -> 
             "mean": _nb_windows.roll_mean_1d_py(col, window, np.empty(400)),
             "var0": _nb_windows.roll_var_1d_py(col, window, 0, np.empty(400)),
             "var1": _nb_windows.roll_var_1d_py(col, window, 1, np.empty(400)),
-            "max": _nb_windows.roll_max_1d_py(col, window, np.empty(400)),
-            "min": _nb_windows.roll_min_1d_py(col, window, np.empty(400)),
+            "max": _nb_windows.roll_extreme_1d_py(col, window, True, *np.empty((2, 400))),
+            "min": _nb_windows.roll_extreme_1d_py(col, window, False, *np.empty((2, 400))),
         }
         for key in want:
             np.testing.assert_array_equal(got[key], want[key][:, c], err_msg=f"{key} col {c}")
