@@ -54,6 +54,7 @@ from qresearch.live.broker import Broker, BrokerFill, LiveOrder, client_order_id
 from qresearch.live.guard import OrderLimits, RiskGuard
 from qresearch.live.store import StateStore
 from qresearch.portfolio.risk import RiskLimits
+from qresearch.sim.context import _BarFields, _PriceSeries
 from qresearch.sim.orders import Fill, OrderInfo
 
 __all__ = ["LiveContext", "LiveRunner"]
@@ -74,7 +75,7 @@ CRASH_POINTS = (
 _UNSUPPORTED = ("bracket", "oco", "replace")
 
 
-class LiveContext:
+class LiveContext(_BarFields):
     """``ctx`` of a live session: the simulator's Context API on live data.
 
     Market data (``open`` ... ``volume``, ``history``) come from the bars the runner
@@ -116,33 +117,11 @@ class LiveContext:
         return bar[field].reindex(self.symbols).astype(float).rename(self.timestamp)
 
     @property
-    def open(self) -> pd.Series:
-        """Opening prices of the current bar."""
-        return self._cross("open")
-
-    @property
-    def high(self) -> pd.Series:
-        """Highs of the current bar."""
-        return self._cross("high")
-
-    @property
-    def low(self) -> pd.Series:
-        """Lows of the current bar."""
-        return self._cross("low")
-
-    @property
     def close(self) -> pd.Series:
         """Closes of the current bar; ``ctx.close(symbol)`` flattens that position."""
-        from qresearch.sim.context import _PriceSeries
-
         series = _PriceSeries(self._cross("close"))
         series._ctx = self
         return series
-
-    @property
-    def volume(self) -> pd.Series:
-        """Volumes of the current bar."""
-        return self._cross("volume")
 
     def history(self, field: str, window: int) -> pd.DataFrame:
         """Return the last ``window`` bars of ``field`` up to and including this bar."""

@@ -45,7 +45,34 @@ def _price(value: Any) -> float:
     return float(value)
 
 
-class Context:
+class _BarFields:
+    # The current bar's fields as cross-sections, from the subclass's _cross(field);
+    # shared by the simulator's Context and the live one.
+    def _cross(self, field: str) -> pd.Series:
+        raise NotImplementedError
+
+    @property
+    def open(self) -> pd.Series:
+        """Opening prices of the current bar (NaN: no bar for the symbol)."""
+        return self._cross("open")
+
+    @property
+    def high(self) -> pd.Series:
+        """Highs of the current bar."""
+        return self._cross("high")
+
+    @property
+    def low(self) -> pd.Series:
+        """Lows of the current bar."""
+        return self._cross("low")
+
+    @property
+    def volume(self) -> pd.Series:
+        """Volumes of the current bar."""
+        return self._cross("volume")
+
+
+class Context(_BarFields):
     """The strategy's view of the simulation at the current bar.
 
     Attributes
@@ -95,29 +122,9 @@ class Context:
         return s
 
     @property
-    def open(self) -> pd.Series:
-        """Opening prices of the current bar (NaN: no bar for the symbol)."""
-        return self._cross("open")
-
-    @property
-    def high(self) -> pd.Series:
-        """Highs of the current bar."""
-        return self._cross("high")
-
-    @property
-    def low(self) -> pd.Series:
-        """Lows of the current bar."""
-        return self._cross("low")
-
-    @property
     def close(self) -> pd.Series:
         """Closes of the current bar; ``ctx.close(symbol)`` closes that position."""
         return self._cross("close")
-
-    @property
-    def volume(self) -> pd.Series:
-        """Volumes of the current bar."""
-        return self._cross("volume")
 
     @renamed_parameters(n="window")
     def history(self, field: str, window: int) -> pd.DataFrame:
