@@ -1,7 +1,7 @@
 """Tiny harness: time a case in a fresh subprocess and report its peak RSS.
 
-Each case runs in its own interpreter so that peak memory (``ru_maxrss``) belongs to
-that case alone; the timing is the median of ``repeat`` runs after one warm-up call.
+Each case runs in its own interpreter so that peak memory (``VmHWM``) belongs to that
+case alone; the timing is the median of ``repeat`` runs after one warm-up call.
 """
 
 from __future__ import annotations
@@ -13,21 +13,42 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
-def time_case(fn: Callable[[], Any], repeat: int = 5) -> dict[str, float]:
-    """Call ``fn`` once to warm up, then ``repeat`` times; return first/median seconds."""
+def peak_rss_mb() -> float:
+    """This process's peak RSS in MB (VmHWM: unlike ``ru_maxrss``, not inherited from
+    the parent across fork and exec); ``ru_maxrss`` where /proc is missing."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def time_case(
+    fn: Callable[[], Any], repeat: int = 5, setup: Callable[[], None] | None = None
+) -> dict[str, float]:
+    """Call ``fn`` once to warm up, then ``repeat`` times; return first/median seconds.
+
+    ``setup`` runs before every call, untimed (e.g. removing what a write created).
+    """
+    if setup:
+        setup()
     t0 = time.perf_counter()
     fn()
     first = time.perf_counter() - t0
     runs = []
     for _ in range(repeat):
+        if setup:
+            setup()
         t0 = time.perf_counter()
         fn()
         runs.append(time.perf_counter() - t0)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"first_s": first, "median_s": statistics.median(runs), "peak_rss_mb": peak_mb}
+    return {"first_s": first, "median_s": statistics.median(runs), "peak_rss_mb": peak_rss_mb()}
 
 
 def run_in_subprocess(script: str, case: str, *args: str) -> dict[str, float]:

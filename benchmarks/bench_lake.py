@@ -35,21 +35,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _harness import time_case  # noqa: E402
+
 N_ROWS = 2520
 FIELDS = ("open", "high", "low", "close", "volume")
 SYSTEMS = ("qresearch", "yearly", "wide", "arcticdb")
@@ -96,36 +94,6 @@ def make_long(n_symbols: int) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ timing
-def measure(
-    fn: Callable[[], Any], repeat: int = 5, setup: Callable[[], None] | None = None
-) -> dict[str, float]:
-    """Warm up once, then time ``repeat`` calls (``setup`` before each, untimed)."""
-    if setup:
-        setup()
-    t0 = time.perf_counter()
-    fn()
-    first = time.perf_counter() - t0
-    runs = []
-    for _ in range(repeat):
-        if setup:
-            setup()
-        t0 = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - t0)
-    return {"first_s": first, "median_s": statistics.median(runs), "peak_rss_mb": peak_rss_mb()}
-
-
-def peak_rss_mb() -> float:
-    """This process's peak RSS (VmHWM: unlike ru_maxrss, not inherited from the parent)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def run_case(python: str, case: str, n_symbols: int) -> dict[str, float]:
     done = subprocess.run(
         [python, str(Path(__file__).resolve()), "--case", case, "--symbols", str(n_symbols)],
@@ -151,20 +119,20 @@ def case_qresearch(op: str, work: Path, n_symbols: int) -> dict[str, float]:
     if op == "write":
         bars = Bars.from_long(pd.read_parquet(work / "long.parquet"))
         target = work / "w_qresearch"
-        return measure(
+        return time_case(
             lambda: Lake(target).write(bars),
             repeat=3,
             setup=lambda: shutil.rmtree(target, ignore_errors=True),
         )
     lake = Lake(root)
     if op == "read_panel":
-        return measure(lambda: lake.read_panel("close"))
+        return time_case(lambda: lake.read_panel("close"))
     if op == "read_all":
-        return measure(lambda: lake.read())
+        return time_case(lambda: lake.read())
     if op == "slice":
-        return measure(lambda: lake.read(syms, SLICE_START, SLICE_END))
+        return time_case(lambda: lake.read(syms, SLICE_START, SLICE_END))
     if op == "xsection":
-        return measure(lambda: lake.read(start=DAY, end=DAY))
+        return time_case(lambda: lake.read(start=DAY, end=DAY))
     raise SystemExit(f"unknown op {op}")
 
 
@@ -181,20 +149,20 @@ def case_yearly(op: str, work: Path, n_symbols: int) -> dict[str, float]:
     if op == "write":
         long = pd.read_parquet(work / "long.parquet")
         target = work / "w_yearly"
-        return measure(
+        return time_case(
             lambda: _write_yearly(long, target),
             repeat=3,
             setup=lambda: shutil.rmtree(target, ignore_errors=True),
         )
     files = sorted(str(p) for p in root.glob("*.parquet"))
     if op == "read_panel":
-        return measure(
+        return time_case(
             lambda: pd.read_parquet(files, columns=["timestamp", "symbol", "close"]).pivot(
                 index="timestamp", columns="symbol", values="close"
             )
         )
     if op == "read_all":
-        return measure(lambda: pivot(pd.read_parquet(files)))
+        return time_case(lambda: pivot(pd.read_parquet(files)))
     if op == "slice":
         two = [f for f in files if Path(f).stem in ("2013", "2014")]
 
@@ -203,10 +171,10 @@ def case_yearly(op: str, work: Path, n_symbols: int) -> dict[str, float]:
             ts = frame["timestamp"]
             return pivot(frame[(ts >= SLICE_START) & (ts <= SLICE_END)])
 
-        return measure(read_slice)
+        return time_case(read_slice)
     if op == "xsection":
         one = str(root / f"{DAY.year}.parquet")
-        return measure(lambda: pivot(pd.read_parquet(one, filters=[("timestamp", "==", DAY)])))
+        return time_case(lambda: pivot(pd.read_parquet(one, filters=[("timestamp", "==", DAY)])))
     raise SystemExit(f"unknown op {op}")
 
 
@@ -237,24 +205,24 @@ def case_wide(op: str, work: Path, n_symbols: int) -> dict[str, float]:
     if op == "write":
         long = pd.read_parquet(work / "long.parquet")
         target = work / "w_wide"
-        return measure(
+        return time_case(
             lambda: _write_wide(long, target),
             repeat=3,
             setup=lambda: shutil.rmtree(target, ignore_errors=True),
         )
     if op == "read_panel":
-        return measure(lambda: _read_wide(root, "close"))
+        return time_case(lambda: _read_wide(root, "close"))
     if op == "read_all":
-        return measure(lambda: {f: _read_wide(root, f) for f in FIELDS})
+        return time_case(lambda: {f: _read_wide(root, f) for f in FIELDS})
     if op == "slice":
-        return measure(
+        return time_case(
             lambda: {
                 f: _read_wide(root, f, syms, years=(2013, 2014)).loc[SLICE_START:SLICE_END]
                 for f in FIELDS
             }
         )
     if op == "xsection":
-        return measure(
+        return time_case(
             lambda: {f: _read_wide(root, f, years=(DAY.year,)).loc[[DAY]] for f in FIELDS}
         )
     raise SystemExit(f"unknown op {op}")
@@ -280,25 +248,25 @@ def case_arcticdb(op: str, work: Path, n_symbols: int) -> dict[str, float]:
     if op == "write":
         panels = pivot(pd.read_parquet(work / "long.parquet"))
         target = work / "w_arcticdb"
-        return measure(
+        return time_case(
             lambda: _write_arctic(panels, target),
             repeat=3,
             setup=lambda: shutil.rmtree(target, ignore_errors=True),
         )
     lib = _arctic_library(work / "arcticdb")
     if op == "read_panel":
-        return measure(lambda: lib.read("close").data)
+        return time_case(lambda: lib.read("close").data)
     if op == "read_all":
-        return measure(lambda: {f: lib.read(f).data for f in FIELDS})
+        return time_case(lambda: {f: lib.read(f).data for f in FIELDS})
     if op == "slice":
-        return measure(
+        return time_case(
             lambda: {
                 f: lib.read(f, date_range=(SLICE_START, SLICE_END), columns=syms).data
                 for f in FIELDS
             }
         )
     if op == "xsection":
-        return measure(lambda: {f: lib.read(f, date_range=(DAY, DAY)).data for f in FIELDS})
+        return time_case(lambda: {f: lib.read(f, date_range=(DAY, DAY)).data for f in FIELDS})
     raise SystemExit(f"unknown op {op}")
 
 

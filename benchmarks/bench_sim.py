@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import resource
 import sys
 import time
 import warnings
@@ -36,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _harness import emit, run_in_subprocess, time_case
+from _harness import emit, peak_rss_mb, run_in_subprocess, time_case
 
 DAILY = {"rows": 2520, "symbols": 1000, "top": 100, "lookback": 252}
 MINUTE = {"rows": 98_000, "symbols": 100, "top": 10, "lookback": 390}
@@ -44,10 +43,6 @@ SESSION = 390  # bars per session of the minute panel
 SYMBOL, FAST, SLOW, SHARES, FEES, CASH = "ORCL", 10, 30, 100, 0.001, 100_000.0
 SMA_REPEAT = 15  # warm calls timed in the SMA cases (a qresearch call is ~10 ms)
 TMP = Path("/tmp")
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def make_bars(
@@ -119,7 +114,7 @@ def replay_case(name: str) -> None:
         t0 = time.perf_counter()
         res = run()
         first = time.perf_counter() - t0
-        peak_1 = _peak_mb()
+        peak_1 = peak_rss_mb()
         np.save(check, res.equity.to_numpy())
         out = time_case(run)
         out.update(
