@@ -231,17 +231,25 @@ def load_rule(root: Path) -> tuple[bool, str | None]:
         raise LakeError(
             f"Cannot read the lake's time-zone rule {str(path)!r} ({exc}). Make it readable."
         ) from exc
+    return True, rule_timezone(text, str(path), "file", "partition files")
+
+
+def rule_timezone(text: str, where: str, kind: str, source: str) -> str | None:
+    """Return the ``timezone`` of a rule file's text (None: tz-naive).
+
+    A damaged rule raises :class:`LakeError` naming ``where`` and the fix: delete that
+    ``kind`` ("file", "object"), which the next write rebuilds from the ``source``.
+    """
     try:
-        rule = json.loads(text)
-        tz = rule["timezone"]
+        tz = json.loads(text)["timezone"]
         if tz is not None and not isinstance(tz, str):
             raise TypeError(f"timezone {tz!r} is not a string or null")
     except (ValueError, KeyError, TypeError) as exc:
         raise LakeError(
-            f"The lake's time-zone rule {str(path)!r} is damaged ({exc!r}). Delete that file: "
-            "the next Lake.write rebuilds it from the partition files."
+            f"The lake's time-zone rule {where!r} is damaged ({exc!r}). Delete that {kind}: "
+            f"the next Lake.write rebuilds it from the {source}."
         ) from exc
-    return True, tz
+    return tz
 
 
 def load_format(root: Path) -> int:

@@ -30,6 +30,7 @@ from qresearch.data._lake_lock import (
     lake_type,
     load_format,
     rule_mismatch,
+    rule_timezone,
     save_rule,
     settle_rule,
 )
@@ -139,16 +140,7 @@ class RemoteStore:
             text = self.fs.cat_file(self.key(RULE_FILE)).decode("utf-8")
         except FileNotFoundError:
             return False, None
-        try:
-            tz = json.loads(text)["timezone"]
-            if tz is not None and not isinstance(tz, str):
-                raise TypeError(f"timezone {tz!r} is not a string or null")
-        except (ValueError, KeyError, TypeError) as exc:
-            raise LakeError(
-                f"The lake's time-zone rule {where!r} is damaged ({exc!r}). Delete that object: "
-                "the next Lake.write rebuilds it from the year files."
-            ) from exc
-        return True, tz
+        return True, rule_timezone(text, where, "object", "year files")
 
     def lake_type(self, files: Sequence[YearFile]) -> pa.DataType:
         import pyarrow as pa

@@ -185,3 +185,19 @@ def test_storage_options_need_a_url(tmp_path: Path) -> None:
     with pytest.raises(ParameterError, match="storage_options.*object-store URLs"):
         Lake(tmp_path, storage_options={"anon": True})
     assert Lake(f"file://{tmp_path}").root == tmp_path
+
+
+def test_a_damaged_rule_object_names_the_object_and_the_fix(s3: Any) -> None:
+    url, options, fs = s3
+    lake = Lake(url, storage_options=options)
+    lake.write(make_bars(n_rows=300, n_symbols=2))
+    key = url[len("s3://") :] + "/.lake.json"
+    rule = json.loads(fs.cat_file(key))
+    for damaged in (b"{not json", json.dumps({**rule, "timezone": 5}).encode()):
+        fs.pipe_file(key, damaged)
+        with pytest.raises(
+            LakeError,
+            match=r"time-zone rule '.*\.lake\.json' is damaged .*Delete that object: the next "
+            r"Lake\.write rebuilds it from the year files",
+        ):
+            lake.write(make_bars(n_rows=300, n_symbols=2))
