@@ -548,6 +548,24 @@ def _stream_dense(
     return stamps, {f: (grids[f].T if f in grids else None) for f in fields}
 
 
+def _read_legacy_columns(p: _Partition, columns: list[str]) -> pa.Table:
+    # Read columns of one format-1 file (one symbol, one year); a file removed since the
+    # listing is _Stale (the read starts over), a damaged one a LakeError with the fix.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(p.path, columns=columns)
+    except FileNotFoundError as exc:
+        raise _Stale(LakeError(f"{str(p.path)!r} vanished")) from exc
+    except (pa.ArrowException, OSError) as exc:
+        raise LakeError(
+            f"Reading the lake file {str(p.path)!r} failed ({exc}); it is damaged. "
+            f"Delete that symbol with lake.delete({p.symbol!r}) (or move the file "
+            "away), then run lake.migrate() and write it again."
+        ) from exc
+
+
 def _read_legacy(
     parts: list[_Partition],
     code_of: dict[str, int],
@@ -558,9 +576,6 @@ def _read_legacy(
     hi_us: int | None,
 ) -> list[_Chunk]:
     # Read format-1 partitions (one file per symbol and year) into one chunk per year.
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     by_year: dict[int, list[_Partition]] = {}
     for p in parts:
         if (
@@ -573,16 +588,7 @@ def _read_legacy(
     for year in sorted(by_year):
         codes, counts, ts, values = [], [], [], {f: [] for f in fields}  # type: ignore[var-annotated]
         for p in by_year[year]:
-            try:
-                table = pq.read_table(p.path, columns=["timestamp", *fields])
-            except FileNotFoundError as exc:
-                raise _Stale(LakeError(f"{str(p.path)!r} vanished")) from exc
-            except (pa.ArrowException, OSError) as exc:
-                raise LakeError(
-                    f"Reading the lake file {str(p.path)!r} failed ({exc}); it is damaged. "
-                    f"Delete that symbol with lake.delete({p.symbol!r}) (or move the file "
-                    "away), then run lake.migrate() and write it again."
-                ) from exc
+            table = _read_legacy_columns(p, ["timestamp", *fields])
             codes.append(code_of[p.symbol])
             counts.append(table.num_rows)
             ts.append(_column_numpy(table, "timestamp"))
@@ -907,25 +913,13 @@ class Lake:
         )
 
     def _legacy_coverage(self) -> tuple[pa.DataType, dict[str, list[int]]]:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         parts = _list_partitions(self._dir)
         if not parts:
             raise self._empty()
         ts_type = lake_type(self._dir, parts)
         stats: dict[str, list[int]] = {}
         for p in parts:
-            try:
-                ts = _column_numpy(pq.read_table(p.path, columns=["timestamp"]), "timestamp")
-            except FileNotFoundError as exc:
-                raise _Stale(LakeError(f"{str(p.path)!r} vanished")) from exc
-            except (pa.ArrowException, OSError) as exc:
-                raise LakeError(
-                    f"Reading the lake file {str(p.path)!r} failed ({exc}); it is damaged. "
-                    f"Delete that symbol with lake.delete({p.symbol!r}), then run "
-                    "lake.migrate() and write it again."
-                ) from exc
+            ts = _column_numpy(_read_legacy_columns(p, ["timestamp"]), "timestamp")
             if not len(ts):
                 continue
             row = stats.setdefault(p.symbol, [int(ts.min()), int(ts.max()), 0, 0])

@@ -389,6 +389,18 @@ def test_old_layout_is_read_transparently_and_migrated(sample_bars: Bars, tmp_pa
     assert lake.migrate().empty
 
 
+def test_a_damaged_old_layout_file_names_itself_and_the_fix(tmp_path: Path) -> None:
+    bars = make_bars(n_rows=400, n_symbols=3)
+    _write_old_layout(tmp_path, bars)
+    damaged = next(tmp_path.glob("symbol=S001/year=*/data.parquet"))
+    damaged.write_bytes(b"not parquet")
+    lake = Lake(tmp_path)
+    fix = r"it is damaged\. Delete that symbol with lake\.delete\('S001'\) .*lake\.migrate\(\)"
+    for call in (lake.read, lake.coverage, lambda: lake.read_panel("close")):
+        with pytest.raises(LakeError, match=f"{damaged.name}' failed .*{fix}"):
+            call()
+
+
 def test_migration_of_a_tz_aware_lake_without_rule_file(tmp_path: Path) -> None:
     idx = pd.date_range("2020-12-30 10:00", periods=60, freq="6h", tz="Europe/Paris")
     close = pd.DataFrame({"X/Y": np.arange(60.0), "b c": np.arange(60.0) * 2}, index=idx)
