@@ -31,6 +31,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from qresearch._process import pid_alive
 from qresearch.data._lake_io import _makedirs, _Stale, _timestamp_type, _tmp_name
 from qresearch.exceptions import LakeError
 
@@ -329,18 +330,6 @@ def settle_rule(root: Path, ts_type: pa.DataType, existing: Sequence[Any]) -> bo
 
 
 # --------------------------------------------------------------------- vacuum
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    if sys.platform == "win32":  # pragma: no cover - no safe liveness probe: rely on the age
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # e.g. PermissionError: alive, owned by another user
-        return True
-    return True
 
 
 def _stale_tmp(entry: os.DirEntry[str], now: float, killed: int | None) -> bool:
@@ -352,7 +341,7 @@ def _stale_tmp(entry: os.DirEntry[str], now: float, killed: int | None) -> bool:
     if match is None or not entry.is_file(follow_symlinks=False):
         return False
     pid = None if match.group(1) is None else int(match.group(1))
-    if pid is not None and (pid in (os.getpid(), killed) or not _pid_alive(pid)):
+    if pid is not None and (pid in (os.getpid(), killed) or not pid_alive(pid)):
         return True
     try:
         return now - entry.stat(follow_symlinks=False).st_mtime > STALE_AFTER_SECONDS

@@ -37,6 +37,7 @@ from typing import Any
 
 import pandas as pd
 
+from qresearch._process import pid_alive
 from qresearch.exceptions import ParameterError
 from qresearch.live.broker import BrokerFill, LiveOrder
 
@@ -151,7 +152,7 @@ class StateStore:
                     pid = int(lock.read_text().strip() or "0")
                 except (OSError, ValueError):
                     pid = 0
-                if pid and _alive(pid):
+                if pid and pid_alive(pid):
                     who = "this process" if pid == os.getpid() else f"process {pid}"
                     raise ParameterError(
                         f"The state store {str(path)!r} is in use by {who} (a live runner "
@@ -402,13 +403,3 @@ def _orders_query(statuses: Any) -> tuple[str, tuple[str, ...]]:
     args = tuple(statuses)
     marks = ", ".join("?" * len(args))
     return f"SELECT * FROM orders WHERE status IN ({marks}) ORDER BY id", args
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from qresearch._process import pid_alive
 from qresearch.exceptions import RunError
 from qresearch.research.manifest import (
     RECORDS_FILE,
@@ -166,16 +167,6 @@ class RunRecord:
 # ---------------------------------------------------------------------------- running
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @contextlib.contextmanager
 def _run_lock(out_dir: Path, run_id: str) -> Iterator[None]:
     # One process per run id: an exclusive lock file beside the run folder, holding the
@@ -188,7 +179,7 @@ def _run_lock(out_dir: Path, run_id: str) -> Iterator[None]:
         except FileExistsError:
             try:
                 pid_text, host = lock.read_text().split(maxsplit=1)
-                stale = host.strip() == socket.gethostname() and not _pid_alive(int(pid_text))
+                stale = host.strip() == socket.gethostname() and not pid_alive(int(pid_text))
             except (OSError, ValueError):
                 stale = True
             if not stale:

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from qresearch._process import pid_alive
 from qresearch.exceptions import ParameterError
 from qresearch.research._sweep_result import SweepResult, _atomic_write_bytes
 
@@ -119,17 +120,6 @@ def trial_id(params: Mapping[str, Any]) -> str:
     True
     """
     return hashlib.sha256(_canonical(params).encode()).hexdigest()[:12]
-
-
-def _pid_alive(pid: int) -> bool:
-    # True when a process with this id exists (temp files name their writer's pid).
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def _returns_of(value: Any) -> pd.Series:
@@ -227,7 +217,7 @@ class _Store:
         self.trials.mkdir(parents=True, exist_ok=True)
         for tmp in self.trials.glob(".*.tmp"):  # left by a killed sweep: remove
             pid = tmp.name.rsplit(".", 3)[-3]
-            if pid.isdigit() and not _pid_alive(int(pid)):
+            if pid.isdigit() and not pid_alive(int(pid)):
                 tmp.unlink(missing_ok=True)
 
     def completed(self) -> set[str]:
