@@ -186,8 +186,8 @@ class PaperBroker:
         journal: str | Path | None = None,
         engine: str = "numba",
     ) -> None:
-        from qresearch._validation import check_choice, check_number
-        from qresearch.sim.engine import _Run
+        from qresearch._validation import check_choice
+        from qresearch.sim.engine import _Run, check_account_settings
 
         if isinstance(symbols, str):
             symbols = [symbols]
@@ -196,18 +196,10 @@ class PaperBroker:
             raise ParameterError(
                 f"PaperBroker needs a list of distinct symbols; got {list(syms)!r}."
             )
-        check_number("init_cash", init_cash, "PaperBroker", minimum=0.0, strict=True)
-        check_choice("market_fill", market_fill, ["open", "close"], "PaperBroker")
+        check_account_settings(
+            "PaperBroker", init_cash, market_fill, leverage, latency_bars, volume_limit
+        )
         check_choice("engine", engine, ["numba", "python"], "PaperBroker")
-        check_number("leverage", leverage, "PaperBroker", minimum=1.0, strict=False)
-        if volume_limit is not None:
-            check_number("volume_limit", volume_limit, "PaperBroker", minimum=0.0, strict=True)
-        if not (isinstance(latency_bars, int) and not isinstance(latency_bars, bool)) or (
-            latency_bars < 0
-        ):
-            raise ParameterError(
-                f"The 'latency_bars' parameter of PaperBroker is an int >= 0; got {latency_bars!r}."
-            )
         costs = Costs(fees=fees, fixed_fees=fixed_fees, slippage=slippage)
         self._config = {
             "symbols": [str(s) for s in syms],

@@ -76,6 +76,33 @@ def _array(panel: pd.DataFrame) -> np.ndarray:
     return np.ascontiguousarray(panel.to_numpy(dtype=np.float64, na_value=np.nan))
 
 
+def check_account_settings(
+    func: str,
+    init_cash: Any,
+    market_fill: Any,
+    leverage: Any,
+    latency_bars: Any,
+    volume_limit: Any,
+) -> None:
+    """Check the settings the Simulator and the PaperBroker share; ``func`` names the caller.
+
+    Raises :class:`ParameterError` naming the argument: ``init_cash`` > 0, ``market_fill``
+    "open" or "close", ``leverage`` >= 1, ``latency_bars`` an int >= 0, ``volume_limit``
+    None or > 0.
+    """
+    check_number("init_cash", init_cash, func, minimum=0.0, strict=True)
+    check_choice("market_fill", market_fill, ["open", "close"], func)
+    check_number("leverage", leverage, func, minimum=1.0, strict=False)
+    if not (isinstance(latency_bars, int) and not isinstance(latency_bars, bool)) or (
+        latency_bars < 0
+    ):
+        raise ParameterError(
+            f"The 'latency_bars' parameter of {func} is an int >= 0; got {latency_bars!r}."
+        )
+    if volume_limit is not None:
+        check_number("volume_limit", volume_limit, func, minimum=0.0, strict=True)
+
+
 class Simulator:
     """An event-driven backtest of order-level strategies on bars.
 
@@ -140,17 +167,9 @@ class Simulator:
         risk: RiskLimits | None = None,
     ) -> None:
         self.costs = Costs(fees=fees, fixed_fees=fixed_fees, slippage=slippage, impact=impact)
-        check_number("init_cash", init_cash, "Simulator", minimum=0.0, strict=True)
-        check_choice("market_fill", market_fill, ["open", "close"], "Simulator")
-        check_number("leverage", leverage, "Simulator", minimum=1.0, strict=False)
-        if not (isinstance(latency_bars, int) and not isinstance(latency_bars, bool)) or (
-            latency_bars < 0
-        ):
-            raise ParameterError(
-                f"The 'latency_bars' parameter of Simulator is an int >= 0; got {latency_bars!r}."
-            )
-        if volume_limit is not None:
-            check_number("volume_limit", volume_limit, "Simulator", minimum=0.0, strict=True)
+        check_account_settings(
+            "Simulator", init_cash, market_fill, leverage, latency_bars, volume_limit
+        )
         if size_granularity is not None:
             check_number("size_granularity", size_granularity, "Simulator", strict=True)
         check_number("min_order_value", min_order_value, "Simulator", minimum=0.0, strict=False)
