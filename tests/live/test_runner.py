@@ -497,3 +497,22 @@ def test_history_after_a_restart_is_exactly_the_input(bars: Any, tmp_path: Path)
     expected = bars.close.loc["2013-01-01":"2013-03-29", SYMBOLS].tail(60)
     np.testing.assert_array_equal(seen["close"].to_numpy(), expected.to_numpy())
     assert seen["close"].index.equals(pd.DatetimeIndex(expected.index, name="timestamp"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"init_cash": 0.0}, r"'init_cash' parameter of PaperBroker"),
+        ({"market_fill": "vwap"}, r"'market_fill' parameter of PaperBroker"),
+        ({"leverage": 0.5}, r"'leverage' parameter of PaperBroker"),
+        ({"latency_bars": -1}, r"'latency_bars' parameter of PaperBroker is an int >= 0; got -1"),
+        ({"latency_bars": 1.5}, r"'latency_bars' parameter of PaperBroker is an int >= 0"),
+        ({"volume_limit": 0.0}, r"'volume_limit' parameter of PaperBroker"),
+        ({"engine": "rust"}, r"'engine' parameter of PaperBroker"),
+        ({"symbols": ["A", "A"]}, r"PaperBroker needs a list of distinct symbols"),
+    ],
+)
+def test_paper_broker_refuses_bad_settings(kwargs: dict[str, Any], match: str) -> None:
+    args = {"symbols": SYMBOLS, "init_cash": 100_000.0, **kwargs}
+    with pytest.raises(ParameterError, match=match):
+        PaperBroker(args.pop("symbols"), args.pop("init_cash"), **args)
