@@ -8,8 +8,9 @@ pyarrow and exchange_calendars load when a function that needs them runs.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from qresearch._lazy import lazy_attribute, lazy_dir
 
 # public name -> module inside qresearch.data that defines it
 _EXPORTS: dict[str, str] = {
@@ -33,15 +34,12 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
+_MODULES = {name: f"qresearch.data.{module}" for name, module in _EXPORTS.items()}
+
+
 def __getattr__(name: str) -> Any:
-    # PEP 562 lazy export: load the defining module on first access.
-    module_name = _EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'qresearch.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"qresearch.data.{module_name}"), name)
-    globals()[name] = value
-    return value
+    return lazy_attribute(__name__, _MODULES, name)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    return lazy_dir(__name__, _MODULES)

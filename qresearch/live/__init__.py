@@ -12,8 +12,9 @@ Names load lazily, so ``import qresearch.live`` stays light.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from qresearch._lazy import lazy_attribute, lazy_dir
 
 _NAMES = {
     "Broker": "qresearch.live.broker",
@@ -39,13 +40,8 @@ __all__ = sorted(_NAMES)
 
 
 def __getattr__(name: str) -> Any:
-    module = _NAMES.get(name)
-    if module is None:
-        raise AttributeError(f"module 'qresearch.live' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return lazy_attribute(__name__, _NAMES, name)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_NAMES))
+    return lazy_dir(__name__, _NAMES)

@@ -12,8 +12,9 @@ Keys are read from environment variables only: ``QRESEARCH_CCXT_API_KEY``,
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from qresearch._lazy import lazy_attribute, lazy_dir
 
 if TYPE_CHECKING:
     from qresearch.live.adapters.alpaca import AlpacaBroker
@@ -29,14 +30,9 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     """Import an adapter class on first access (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return lazy_attribute(__name__, _LAZY, name)
 
 
 def __dir__() -> list[str]:
     """List the module's names, the lazy adapter classes included."""
-    return sorted({*globals(), *__all__})
+    return lazy_dir(__name__, _LAZY)
